@@ -1,0 +1,49 @@
+# gotrio — set-up commands: `make demo` runs the quickstart, `make test` runs every test.
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT   ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+FUZZTIME    ?= 30s
+# Packages that hold fuzz targets (each target runs for FUZZTIME).
+FUZZ_PKGS   ?= ./wsock/internal/proto ./wsock/internal/handshake ./wsock/internal/deflate
+
+.PHONY: all test unit demo bench fuzz lint peers vet
+
+all: lint test
+
+## test: vet, then every test under -race, with the interop peers installed first.
+test: peers vet
+	$(GO) test -race -count=1 ./...
+	cd tests/bench && $(GO) vet ./... && $(GO) test -count=1 -run . -bench . -benchtime 1x ./...
+
+## unit: the tests without installing interop peers (they skip outside CI).
+unit: vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+## demo: the quickstart — an echo server and client in one nursery.
+demo:
+	$(GO) run ./examples/echo
+
+## bench: the benchmarks beside the code, then the comparisons in tests/bench.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	cd tests/bench && $(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+	cd tests/bench && $(GO) run $(BENCHSTAT) bench.txt
+
+## fuzz: every fuzz target for FUZZTIME.
+fuzz:
+	@set -e; for pkg in $(FUZZ_PKGS); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+## lint: gofmt, go vet and staticcheck (pinned).
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) run $(STATICCHECK) ./...
+
+-include tests/interop/peers.mk

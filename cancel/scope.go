@@ -1,0 +1,492 @@
+package cancel
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotrio/gotrio/internal/scopehook"
+)
+
+// A Scope is a Trio cancel scope: a region of code, run by Run, that can be
+// cancelled explicitly, by a deadline, or by an enclosing scope unless it is
+// shielded. A Scope's methods may be called from any goroutine, before, during
+// and after Run. A Scope runs once.
+type Scope struct {
+	mu    sync.Mutex
+	state scopeState
+
+	cancelCalled bool
+	caught       bool
+	shield       bool
+	delivered    bool       // ctx has been cancelled
+	ownCause     *Cancelled // why this scope cancelled itself
+
+	hasDeadline bool
+	deadline    time.Time
+	hasRelative bool          // a relative timeout waiting for Run
+	relative    time.Duration // that timeout
+	timer       *time.Timer
+
+	// parent links: a parent scope notifies its registered children
+	// synchronously; any other cancellable parent is watched with
+	// context.AfterFunc.
+	parentScope *Scope
+	prev, next  *Scope
+	children    *Scope
+	stopAfter   func() bool
+
+	gate        gate
+	parentRef   parentRef
+	ctx         scopeCtx
+	cancelInner context.CancelCauseFunc
+}
+
+type scopeState uint8
+
+const (
+	stateNew scopeState = iota
+	stateRunning
+	stateDone
+)
+
+// An Option configures a Scope built by New.
+type Option func(*Scope)
+
+// WithDeadline sets the scope's absolute deadline. The zero Time means none.
+func WithDeadline(t time.Time) Option {
+	return func(s *Scope) { s.setDeadlineLocked(t) }
+}
+
+// WithTimeout sets a deadline d after the moment Run enters (not after New).
+// It panics if d is negative.
+func WithTimeout(d time.Duration) Option {
+	checkDuration(d)
+	return func(s *Scope) {
+		s.hasDeadline = false
+		s.hasRelative = true
+		s.relative = d
+	}
+}
+
+// WithShield starts the scope shielded from enclosing scopes' cancellation.
+func WithShield() Option {
+	return func(s *Scope) { s.shield = true }
+}
+
+// New returns an unbound scope. Cancel, SetDeadline, SetTimeout and SetShield
+// may be called on it before Run.
+func New(opts ...Option) *Scope {
+	s := &Scope{}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Run runs body with a context that is cancelled when this scope is cancelled
+// (by Cancel, by its deadline, or by ctx unless shielded), and returns when
+// body returns. The context is a standard cancel context to package context:
+// children made with context.WithCancel under it cost no goroutine. Its Err is
+// context.Canceled whatever the source; context.Cause gives a *Cancelled. When
+// Run returns, the context is cancelled (CancelCalled stays false for that).
+//
+// If body returns a cancellation error because this scope was cancelled, and
+// the cancellation of an enclosing scope is not also visible here, Run
+// swallows it: it returns body's error without its cancellation parts (nil
+// when nothing else remains) and CancelledCaught becomes true. Other errors
+// pass through unchanged. A second Run returns ErrScopeReused without calling
+// body. A panic in body passes through after the scope is closed.
+func (s *Scope) Run(ctx context.Context, body func(ctx context.Context) error) (err error) {
+	s.mu.Lock()
+	if s.state != stateNew {
+		s.mu.Unlock()
+		return ErrScopeReused
+	}
+	s.state = stateRunning
+	now := time.Now()
+	if s.hasRelative {
+		s.hasRelative = false
+		s.hasDeadline = true
+		s.deadline = now.Add(s.relative)
+	}
+	s.parentRef.ctx = ctx
+	s.gate.parent.Store(&s.parentRef)
+	inner, cancelInner := context.WithCancelCause(&s.gate)
+	s.ctx = scopeCtx{Context: inner, s: s}
+	s.cancelInner = cancelInner
+	if s.cancelCalled {
+		s.deliverLocked(s.ownCause)
+	} else {
+		s.armLocked(now)
+	}
+	s.mu.Unlock()
+	s.attach(ctx)
+
+	normal := false
+	defer func() { s.exit(&err, normal) }()
+	err = body(&s.ctx)
+	normal = true
+	return err
+}
+
+// exit closes the scope and applies the catch rule of Trio: caught ⇔ the body
+// returned a cancellation error ∧ this scope was cancelled ∧ the parent's
+// cancellation is not visible here.
+func (s *Scope) exit(errp *error, normal bool) {
+	s.mu.Lock()
+	// Close the context like a deferred cancel would, reaching scopes that
+	// escaped into goroutines still running under it.
+	s.deliverLocked(exitCause)
+	s.state = stateDone
+	ps, stop := s.parentScope, s.stopAfter
+	s.parentScope, s.stopAfter = nil, nil
+	cancelCalled, shield := s.cancelCalled, s.shield
+	parent := s.parent()
+	s.mu.Unlock()
+	if ps != nil {
+		ps.removeChild(s)
+	}
+	if stop != nil {
+		stop()
+	}
+
+	err := *errp
+	if !normal || err == nil || !cancelCalled || (!shield && parent.Err() != nil) {
+		return
+	}
+	if stripped := StripCancellation(err); stripped != err {
+		s.mu.Lock()
+		s.caught = true
+		s.mu.Unlock()
+		*errp = stripped
+	}
+}
+
+var exitCause = &Cancelled{Source: sourceExit, Reason: "scope exited"}
+
+// Cancel cancels the scope: every checkpoint inside it sees the cancellation
+// from now on. It returns at once, is safe from any goroutine and idempotent;
+// the first reason given (or the deadline) wins. Cancel is not a checkpoint.
+func (s *Scope) Cancel(reason string) {
+	s.cancelFrom(SourceExplicit, reason)
+}
+
+func (s *Scope) cancelFrom(src Source, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.cancelCalled {
+		s.cancelCalled = true
+		s.ownCause = &Cancelled{Source: src, Reason: reason, Scope: s}
+	}
+	if s.state == stateRunning {
+		s.deliverLocked(s.ownCause)
+	}
+}
+
+// deliverLocked cancels the scope's context and, synchronously, every
+// unshielded scope registered under it.
+func (s *Scope) deliverLocked(cause error) {
+	if s.delivered || s.state != stateRunning {
+		return
+	}
+	s.delivered = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.cancelInner(cause)
+	for c := s.children; c != nil; c = c.next {
+		c.parentCancelled(cause)
+	}
+}
+
+// parentCancelled is called when the parent context is cancelled with cause.
+func (s *Scope) parentCancelled(cause error) {
+	s.mu.Lock()
+	if !s.shield {
+		s.deliverLocked(cause)
+	}
+	s.mu.Unlock()
+}
+
+// CancelCalled reports whether the scope was cancelled, explicitly or by its
+// deadline (even if no checkpoint has looked yet). Cancellation that came
+// from an enclosing scope does not count.
+func (s *Scope) CancelCalled() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.cancelCalled && s.state == stateRunning && s.hasDeadline && !time.Now().Before(s.deadline) {
+		s.fireLocked()
+	}
+	return s.cancelCalled
+}
+
+// CancelledCaught reports whether Run swallowed a cancellation of this scope.
+// It is meaningful after Run returns.
+func (s *Scope) CancelledCaught() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.caught
+}
+
+// Deadline returns the scope's own deadline. A relative timeout set before
+// Run has no deadline yet: it becomes one when Run enters. The context's
+// Deadline reports the effective deadline instead (see EffectiveDeadline).
+func (s *Scope) Deadline() (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deadline, s.hasDeadline
+}
+
+// SetDeadline changes the scope's deadline, earlier or later, with effect at
+// once; the zero Time removes it. A deadline in the past cancels a running
+// scope immediately. Once cancelled, a later deadline does not un-cancel.
+func (s *Scope) SetDeadline(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setDeadlineLocked(t)
+	if s.state == stateRunning {
+		s.armLocked(time.Now())
+	}
+}
+
+// SetTimeout sets the deadline d from now (Trio's relative_deadline); before
+// Run, from the moment Run enters. It panics if d is negative.
+func (s *Scope) SetTimeout(d time.Duration) {
+	checkDuration(d)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateNew {
+		s.hasDeadline, s.hasRelative, s.relative = false, true, d
+		return
+	}
+	s.setDeadlineLocked(time.Now().Add(d))
+	if s.state == stateRunning {
+		s.armLocked(time.Now())
+	}
+}
+
+func (s *Scope) setDeadlineLocked(t time.Time) {
+	s.hasRelative = false
+	s.deadline, s.hasDeadline = t, !t.IsZero()
+}
+
+// armLocked makes the timer match the deadline, or fires it when it passed.
+func (s *Scope) armLocked(now time.Time) {
+	if !s.hasDeadline || s.delivered {
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		return
+	}
+	d := s.deadline.Sub(now)
+	if d <= 0 {
+		s.fireLocked()
+		return
+	}
+	if s.timer == nil {
+		s.timer = time.AfterFunc(d, s.onTimer)
+	} else {
+		s.timer.Reset(d)
+	}
+}
+
+func (s *Scope) onTimer() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateRunning && s.hasDeadline && !time.Now().Before(s.deadline) {
+		s.fireLocked()
+	}
+}
+
+func (s *Scope) fireLocked() {
+	if !s.cancelCalled {
+		s.cancelCalled = true
+		s.ownCause = &Cancelled{Source: SourceDeadline, Reason: "deadline exceeded", Scope: s}
+	}
+	s.deliverLocked(s.ownCause)
+}
+
+// Shielded reports whether the scope is shielded.
+func (s *Scope) Shielded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shield
+}
+
+// SetShield switches shielding on or off while the scope runs. A shield blocks
+// cancellation from enclosing scopes only: the scope's own Cancel and deadline
+// and scopes inside it still cancel. Turning the shield off while an enclosing
+// scope is cancelled cancels the body at once. Go cannot reopen a closed Done
+// channel, so turning the shield on after an enclosing cancellation has
+// already reached this scope does not un-cancel it.
+func (s *Scope) SetShield(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shield = on
+	if on || s.state != stateRunning {
+		return
+	}
+	if parent := s.parent(); parent.Err() != nil {
+		s.deliverLocked(context.Cause(parent))
+	}
+}
+
+// attach registers the scope with its parent context: synchronously with the
+// enclosing scope when nothing cancellable stands between them, otherwise via
+// context.AfterFunc. A parent already cancelled cancels the scope at once.
+func (s *Scope) attach(parent context.Context) {
+	done := parent.Done()
+	if done == nil {
+		return
+	}
+	if ps := Current(parent); ps != nil && ps.ctx.Done() == done {
+		ps.mu.Lock()
+		if !ps.delivered && ps.state == stateRunning {
+			s.mu.Lock()
+			s.parentScope = ps
+			s.next = ps.children
+			if ps.children != nil {
+				ps.children.prev = s
+			}
+			ps.children = s
+			s.mu.Unlock()
+			ps.mu.Unlock()
+			return
+		}
+		ps.mu.Unlock()
+	}
+	if parent.Err() != nil {
+		s.parentCancelled(context.Cause(parent))
+		return
+	}
+	stop := context.AfterFunc(parent, func() { s.parentCancelled(context.Cause(parent)) })
+	s.mu.Lock()
+	if s.state == stateRunning {
+		s.stopAfter = stop
+		stop = nil
+	}
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+func (ps *Scope) removeChild(s *Scope) {
+	ps.mu.Lock()
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else if ps.children == s {
+		ps.children = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	}
+	s.prev, s.next = nil, nil
+	ps.mu.Unlock()
+}
+
+// reparent moves a running scope under a new parent context.
+func (s *Scope) reparent(parent context.Context) {
+	s.mu.Lock()
+	if s.state != stateRunning {
+		s.mu.Unlock()
+		return
+	}
+	ps, stop := s.parentScope, s.stopAfter
+	s.parentScope, s.stopAfter = nil, nil
+	ref := &parentRef{ctx: parent}
+	s.gate.parent.Store(ref)
+	s.mu.Unlock()
+	if ps != nil {
+		ps.removeChild(s)
+	}
+	if stop != nil {
+		stop()
+	}
+	s.attach(parent)
+}
+
+// Current returns the innermost scope whose Run context ctx is or derives
+// from, or nil.
+func Current(ctx context.Context) *Scope {
+	s, _ := ctx.Value(scopeKey{}).(*Scope)
+	return s
+}
+
+func checkDuration(d time.Duration) {
+	if d < 0 {
+		panic("cancel: negative timeout " + d.String())
+	}
+}
+
+func init() {
+	scopehook.CancelFrom = func(scope any, src uint8, reason string) {
+		scope.(*Scope).cancelFrom(Source(src), reason)
+	}
+	scopehook.Reparent = func(scope any, parent context.Context) {
+		scope.(*Scope).reparent(parent)
+	}
+}
+
+// gate is the parent of a scope's inner cancel context. It passes values and
+// deadlines through from the real parent but never cancels by itself: the
+// scope decides when parent cancellation gets through (shields). Implementing
+// AfterFunc keeps package context from starting a watcher goroutine.
+type gate struct {
+	parent atomic.Pointer[parentRef]
+}
+
+type parentRef struct{ ctx context.Context }
+
+// parent is the context the scope runs under (valid once Run has entered).
+func (s *Scope) parent() context.Context { return s.gate.parent.Load().ctx }
+
+var neverDone = make(chan struct{})
+
+func (g *gate) Deadline() (time.Time, bool)         { return g.parent.Load().ctx.Deadline() }
+func (g *gate) Done() <-chan struct{}               { return neverDone }
+func (g *gate) Err() error                          { return nil }
+func (g *gate) Value(key any) any                   { return g.parent.Load().ctx.Value(key) }
+func (g *gate) AfterFunc(func()) (stop func() bool) { return stopNothing }
+func (g *gate) String() string                      { return "cancel.gate" }
+
+func stopNothing() bool { return true }
+
+type scopeKey struct{}
+
+// scopeCtx is a scope's context: the inner standard cancel context, with the
+// effective deadline and the scope itself visible through it.
+type scopeCtx struct {
+	context.Context
+	s *Scope
+}
+
+func (c *scopeCtx) Deadline() (time.Time, bool) { return c.s.effectiveDeadline() }
+
+func (c *scopeCtx) Value(key any) any {
+	if key == (scopeKey{}) {
+		return c.s
+	}
+	return c.Context.Value(key)
+}
+
+func (c *scopeCtx) String() string { return "cancel.Scope" }
+
+// effectiveDeadline is the earliest deadline along the chain of enclosing
+// scopes up to the first shield.
+func (s *Scope) effectiveDeadline() (time.Time, bool) {
+	s.mu.Lock()
+	d, ok, shield := s.deadline, s.hasDeadline, s.shield
+	parent := s.parent()
+	s.mu.Unlock()
+	if shield {
+		return d, ok
+	}
+	pd, pok := parent.Deadline()
+	if pok && (!ok || pd.Before(d)) {
+		return pd, true
+	}
+	return d, ok
+}
