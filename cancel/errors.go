@@ -93,35 +93,40 @@ func IsCancellation(err error) bool {
 // returns nil when nothing else remains, err itself when nothing was removed,
 // and otherwise errors.Join of the remaining parts in order.
 func StripCancellation(err error) error {
+	out, _ := strip(err)
+	return out
+}
+
+// strip is StripCancellation that also reports whether it removed anything.
+// Callers must use the flag, not out != err: == panics on error types that
+// are not comparable (maps, slices), which are legal errors.
+func strip(err error) (out error, changed bool) {
 	if err == nil {
-		return nil
+		return nil, false
 	}
 	multi, ok := err.(interface{ Unwrap() []error })
 	if !ok {
 		if onlyCancellation(err) {
-			return nil
+			return nil, true
 		}
-		return err
+		return err, false
 	}
 	parts := multi.Unwrap()
 	var kept []error
-	changed := false
 	for _, p := range parts {
-		q := StripCancellation(p)
-		if q != p {
-			changed = true
-		}
+		q, c := strip(p)
+		changed = changed || c
 		if q != nil {
 			kept = append(kept, q)
 		}
 	}
 	switch {
 	case !changed:
-		return err
+		return err, false
 	case len(kept) == 0:
-		return nil
+		return nil, true
 	}
-	return errors.Join(kept...)
+	return errors.Join(kept...), true
 }
 
 // onlyCancellation reports whether every leaf under err is a cancellation: a

@@ -136,6 +136,9 @@ func (s *Scope) Run(ctx context.Context, body func(ctx context.Context) error) (
 // cancellation is not visible here.
 func (s *Scope) exit(errp *error, normal bool) {
 	s.mu.Lock()
+	// A deadline that has passed counts even if its timer has not run yet: a
+	// child context with the same deadline may have woken the body first.
+	s.expireLocked()
 	// Close the context like a deferred cancel would, reaching scopes that
 	// escaped into goroutines still running under it.
 	s.deliverLocked(exitCause)
@@ -153,10 +156,10 @@ func (s *Scope) exit(errp *error, normal bool) {
 	}
 
 	err := *errp
-	if !normal || err == nil || !cancelCalled || (!shield && parent.Err() != nil) {
+	if !normal || err == nil || !cancelCalled || (!shield && cancelledOrExpired(parent)) {
 		return
 	}
-	if stripped := StripCancellation(err); stripped != err {
+	if stripped, changed := strip(err); changed {
 		s.mu.Lock()
 		s.caught = true
 		s.mu.Unlock()
@@ -165,6 +168,18 @@ func (s *Scope) exit(errp *error, normal bool) {
 }
 
 var exitCause = &Cancelled{Source: sourceExit, Reason: "scope exited"}
+
+// cancelledOrExpired reports whether ctx is cancelled or about to be: its
+// effective deadline has passed but the timer enforcing it has not run yet.
+// Deadlines that pass at the same instant thus cancel every scope they
+// belong to, whichever timer runs first, and the outermost one catches.
+func cancelledOrExpired(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
 
 // Cancel cancels the scope: every checkpoint inside it sees the cancellation
 // from now on. It returns at once, is safe from any goroutine and idempotent;
@@ -197,17 +212,23 @@ func (s *Scope) deliverLocked(cause error) {
 	}
 	s.cancelInner(cause)
 	for c := s.children; c != nil; c = c.next {
-		c.parentCancelled(cause)
+		c.parentCancelled()
 	}
 }
 
-// parentCancelled is called when the parent context is cancelled with cause.
-func (s *Scope) parentCancelled(cause error) {
+// parentCancelled delivers the parent context's cancellation unless the
+// scope is shielded. It looks at the parent first: a scope linked to an
+// enclosing scope through standard contexts hears of every cancellation of
+// that scope, and a context.WithoutCancel in between may have stopped it.
+func (s *Scope) parentCancelled() {
 	s.mu.Lock()
-	if !s.shield {
-		s.deliverLocked(cause)
+	defer s.mu.Unlock()
+	if s.shield || s.delivered || s.state != stateRunning {
+		return
 	}
-	s.mu.Unlock()
+	if parent := s.parent(); parent.Err() != nil {
+		s.deliverLocked(context.Cause(parent))
+	}
 }
 
 // CancelCalled reports whether the scope was cancelled, explicitly or by its
@@ -216,10 +237,16 @@ func (s *Scope) parentCancelled(cause error) {
 func (s *Scope) CancelCalled() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.expireLocked()
+	return s.cancelCalled
+}
+
+// expireLocked cancels a running scope whose deadline has passed, whether or
+// not its timer has run yet.
+func (s *Scope) expireLocked() {
 	if !s.cancelCalled && s.state == stateRunning && s.hasDeadline && !time.Now().Before(s.deadline) {
 		s.fireLocked()
 	}
-	return s.cancelCalled
 }
 
 // CancelledCaught reports whether Run swallowed a cancellation of this scope.
@@ -333,15 +360,19 @@ func (s *Scope) SetShield(on bool) {
 	}
 }
 
-// attach registers the scope with its parent context: synchronously with the
-// enclosing scope when nothing cancellable stands between them, otherwise via
-// context.AfterFunc. A parent already cancelled cancels the scope at once.
+// attach registers the scope with its parent context. It links the scope to
+// the enclosing scope, which tells it synchronously of its cancellation (B1:
+// the next checkpoint sees it, even through standard contexts in between, as
+// package context cancels those synchronously too). When something else
+// cancellable stands between them, context.AfterFunc watches the parent as
+// well. A parent already cancelled cancels the scope at once.
 func (s *Scope) attach(parent context.Context) {
 	done := parent.Done()
 	if done == nil {
 		return
 	}
-	if ps := Current(parent); ps != nil && ps.ctx.Done() == done {
+	if ps := Current(parent); ps != nil {
+		direct := ps.ctx.Done() == done
 		ps.mu.Lock()
 		if !ps.delivered && ps.state == stateRunning {
 			s.mu.Lock()
@@ -353,15 +384,18 @@ func (s *Scope) attach(parent context.Context) {
 			ps.children = s
 			s.mu.Unlock()
 			ps.mu.Unlock()
-			return
+			if direct {
+				return
+			}
+		} else {
+			ps.mu.Unlock()
 		}
-		ps.mu.Unlock()
 	}
 	if parent.Err() != nil {
-		s.parentCancelled(context.Cause(parent))
+		s.parentCancelled()
 		return
 	}
-	stop := context.AfterFunc(parent, func() { s.parentCancelled(context.Cause(parent)) })
+	stop := context.AfterFunc(parent, s.parentCancelled)
 	s.mu.Lock()
 	if s.state == stateRunning {
 		s.stopAfter = stop

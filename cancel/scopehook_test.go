@@ -1,0 +1,197 @@
+package cancel_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gotrio/gotrio/cancel"
+	"github.com/gotrio/gotrio/internal/scopehook"
+)
+
+// hold runs s under parent in a goroutine until release is called, and
+// returns s's context. release returns what Run returned; the body returns
+// its checkpoint, so a scope cancelled by itself catches.
+func hold(s *cancel.Scope, parent context.Context) (ctx context.Context, release func() error) {
+	ready := make(chan context.Context)
+	stop := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- s.Run(parent, func(ctx context.Context) error {
+			ready <- ctx
+			<-stop
+			return cancel.Checkpoint(ctx)
+		})
+	}()
+	return <-ready, func() error {
+		close(stop)
+		return <-done
+	}
+}
+
+func TestScopehookCancelFromNamesNurserySource(t *testing.T) {
+	s := cancel.New()
+	require.NoError(t, s.Run(context.Background(), func(ctx context.Context) error {
+		scopehook.CancelFrom(s, uint8(cancel.SourceNursery), "task 3 failed")
+		c := causeOf(ctx)
+		require.NotNil(t, c)
+		assert.Equal(t, &cancel.Cancelled{Source: cancel.SourceNursery, Reason: "task 3 failed", Scope: s}, c)
+		assert.ErrorIs(t, c, context.Canceled)
+		assert.Equal(t, "cancel: scope cancelled (nursery): task 3 failed", c.Error())
+
+		s.Cancel("later")
+		assert.Equal(t, "task 3 failed", causeOf(ctx).Reason, "first reason wins")
+		return cancel.Checkpoint(ctx)
+	}))
+	assert.True(t, s.CancelCalled())
+	assert.True(t, s.CancelledCaught())
+
+	early := cancel.New()
+	scopehook.CancelFrom(early, uint8(cancel.SourceNursery), "before run")
+	require.NoError(t, early.Run(context.Background(), func(ctx context.Context) error {
+		assert.Equal(t, cancel.SourceNursery, causeOf(ctx).Source)
+		return cancel.Checkpoint(ctx)
+	}))
+	assert.True(t, early.CancelledCaught())
+}
+
+func TestScopehookReparentMovesValuesDeadlineAndCancellation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		a := cancel.New(cancel.WithDeadline(start.Add(time.Hour)))
+		actx, releaseA := hold(a, context.WithValue(context.Background(), valueKey{}, "a"))
+		b := cancel.New(cancel.WithDeadline(start.Add(10 * time.Second)))
+		bctx, releaseB := hold(b, context.WithValue(context.Background(), valueKey{}, "b"))
+
+		s := cancel.New()
+		err := s.Run(actx, func(ctx context.Context) error {
+			assert.Equal(t, "a", ctx.Value(valueKey{}))
+			d, _ := ctx.Deadline()
+			assert.Equal(t, start.Add(time.Hour), d)
+
+			scopehook.Reparent(s, bctx)
+			assert.Equal(t, "b", ctx.Value(valueKey{}), "values from the new parent")
+			d, _ = ctx.Deadline()
+			assert.Equal(t, start.Add(10*time.Second), d, "deadline from the new parent")
+
+			a.Cancel("old parent")
+			assert.NoError(t, ctx.Err(), "the old parent no longer cancels")
+
+			err := cancel.Sleep(ctx, time.Hour)
+			assert.Equal(t, 10*time.Second, time.Since(start), "the new parent's deadline cancels")
+			if c := causeOf(ctx); assert.NotNil(t, c) {
+				assert.Same(t, b, c.Scope)
+			}
+			return err
+		})
+		assert.True(t, cancel.IsCancellation(err), "the new parent's cancellation passes up: %v", err)
+		assert.False(t, s.CancelledCaught())
+		assert.NoError(t, releaseA())
+		assert.True(t, a.CancelledCaught())
+		assert.NoError(t, releaseB())
+		assert.True(t, b.CancelledCaught())
+	})
+}
+
+func TestScopehookReparentIntoCancelledParentCancelsAtOnce(t *testing.T) {
+	b := cancel.New()
+	bctx, releaseB := hold(b, context.Background())
+	b.Cancel("already gone")
+
+	s := cancel.New()
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		require.NoError(t, ctx.Err())
+		scopehook.Reparent(s, bctx)
+		require.Error(t, ctx.Err(), "cancelled by the reparent itself")
+		if c := causeOf(ctx); assert.NotNil(t, c) {
+			assert.Same(t, b, c.Scope)
+		}
+		return cancel.Checkpoint(ctx)
+	})
+	assert.True(t, cancel.IsCancellation(err))
+	assert.False(t, s.CancelledCaught())
+	assert.NoError(t, releaseB())
+}
+
+func TestScopehookReparentUnderShieldedScope(t *testing.T) {
+	outer := cancel.New()
+	octx, releaseOuter := hold(outer, context.Background())
+	shielded := cancel.New(cancel.WithShield())
+	sctx, releaseShielded := hold(shielded, octx)
+	outer.Cancel("outer")
+	require.NoError(t, sctx.Err())
+
+	s := cancel.New()
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		scopehook.Reparent(s, sctx)
+		assert.NoError(t, ctx.Err(), "the shield covers the reparented scope")
+		shielded.SetShield(false)
+		assert.Error(t, ctx.Err(), "dropping the shield reaches it synchronously")
+		return cancel.Checkpoint(ctx)
+	})
+	assert.True(t, cancel.IsCancellation(err))
+	assert.Error(t, releaseShielded(), "the shielded scope passes the outer cancellation up")
+	assert.NoError(t, releaseOuter())
+	assert.True(t, outer.CancelledCaught())
+}
+
+func TestScopehookReparentUnderStandardContexts(t *testing.T) {
+	b := cancel.New()
+	bctx, releaseB := hold(b, context.Background())
+	behind, stop := context.WithCancel(bctx)
+	defer stop()
+
+	s := cancel.New()
+	err := s.Run(context.Background(), func(ctx context.Context) error {
+		scopehook.Reparent(s, behind)
+		b.Cancel("through a standard context")
+		assert.Error(t, ctx.Err(), "synchronously, as for a direct child")
+		return cancel.Checkpoint(ctx)
+	})
+	assert.True(t, cancel.IsCancellation(err))
+	assert.NoError(t, releaseB())
+
+	foreign, stopForeign := context.WithCancel(context.Background())
+	s2 := cancel.New()
+	err = s2.Run(context.Background(), func(ctx context.Context) error {
+		scopehook.Reparent(s2, foreign)
+		stopForeign()
+		return waitCancelled(ctx)
+	})
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.False(t, s2.CancelledCaught())
+}
+
+func TestScopehookReparentOwnCancellationIsStillCaught(t *testing.T) {
+	b := cancel.New()
+	bctx, releaseB := hold(b, context.Background())
+	s := cancel.New()
+	require.NoError(t, s.Run(context.Background(), func(ctx context.Context) error {
+		scopehook.Reparent(s, bctx)
+		s.Cancel("own")
+		return cancel.Checkpoint(ctx)
+	}))
+	assert.True(t, s.CancelledCaught())
+	assert.NoError(t, releaseB())
+	assert.False(t, b.CancelCalled())
+}
+
+func TestScopehookReparentAfterRunDoesNothing(t *testing.T) {
+	s := cancel.New()
+	var inner context.Context
+	require.NoError(t, s.Run(context.Background(), func(ctx context.Context) error {
+		inner = ctx
+		return nil
+	}))
+	b := cancel.New()
+	bctx, releaseB := hold(b, context.WithValue(context.Background(), valueKey{}, "b"))
+	scopehook.Reparent(s, bctx)
+	assert.Nil(t, inner.Value(valueKey{}))
+	b.Cancel("x")
+	assert.False(t, s.CancelCalled())
+	assert.NoError(t, releaseB())
+}
