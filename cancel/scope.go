@@ -38,7 +38,6 @@ type Scope struct {
 	stopAfter   func() bool
 
 	gate        gate
-	parentRef   parentRef
 	ctx         scopeCtx
 	cancelInner context.CancelCauseFunc
 }
@@ -105,14 +104,16 @@ func (s *Scope) Run(ctx context.Context, body func(ctx context.Context) error) (
 		return ErrScopeReused
 	}
 	s.state = stateRunning
-	now := time.Now()
+	var now time.Time
+	if s.hasRelative || s.hasDeadline {
+		now = time.Now()
+	}
 	if s.hasRelative {
 		s.hasRelative = false
 		s.hasDeadline = true
 		s.deadline = now.Add(s.relative)
 	}
-	s.parentRef.ctx = ctx
-	s.gate.parent.Store(&s.parentRef)
+	s.gate.first = ctx
 	inner, cancelInner := context.WithCancelCause(&s.gate)
 	s.ctx = scopeCtx{Context: inner, s: s}
 	s.cancelInner = cancelInner
@@ -430,8 +431,7 @@ func (s *Scope) reparent(parent context.Context) {
 	}
 	ps, stop := s.parentScope, s.stopAfter
 	s.parentScope, s.stopAfter = nil, nil
-	ref := &parentRef{ctx: parent}
-	s.gate.parent.Store(ref)
+	s.gate.moved.Store(&parentRef{ctx: parent})
 	s.mu.Unlock()
 	if ps != nil {
 		ps.removeChild(s)
@@ -466,27 +466,31 @@ func init() {
 
 // gate is the parent of a scope's inner cancel context. It passes values and
 // deadlines through from the real parent but never cancels by itself: the
-// scope decides when parent cancellation gets through (shields). Implementing
-// AfterFunc keeps package context from starting a watcher goroutine.
+// scope decides when parent cancellation gets through (shields). Its nil Done
+// tells package context that nothing is to be watched, so building the inner
+// context registers nothing and starts no goroutine.
 type gate struct {
-	parent atomic.Pointer[parentRef]
+	first context.Context           // the parent given to Run; written before the gate is shared
+	moved atomic.Pointer[parentRef] // set by reparent
 }
 
 type parentRef struct{ ctx context.Context }
 
 // parent is the context the scope runs under (valid once Run has entered).
-func (s *Scope) parent() context.Context { return s.gate.parent.Load().ctx }
+func (s *Scope) parent() context.Context { return s.gate.current() }
 
-var neverDone = make(chan struct{})
+func (g *gate) current() context.Context {
+	if m := g.moved.Load(); m != nil {
+		return m.ctx
+	}
+	return g.first
+}
 
-func (g *gate) Deadline() (time.Time, bool)         { return g.parent.Load().ctx.Deadline() }
-func (g *gate) Done() <-chan struct{}               { return neverDone }
-func (g *gate) Err() error                          { return nil }
-func (g *gate) Value(key any) any                   { return g.parent.Load().ctx.Value(key) }
-func (g *gate) AfterFunc(func()) (stop func() bool) { return stopNothing }
-func (g *gate) String() string                      { return "cancel.gate" }
-
-func stopNothing() bool { return true }
+func (g *gate) Deadline() (time.Time, bool) { return g.current().Deadline() }
+func (g *gate) Done() <-chan struct{}       { return nil }
+func (g *gate) Err() error                  { return nil }
+func (g *gate) Value(key any) any           { return g.current().Value(key) }
+func (g *gate) String() string              { return "cancel.gate" }
 
 type scopeKey struct{}
 
