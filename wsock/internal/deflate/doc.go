@@ -1,0 +1,35 @@
+// Package deflate implements the permessage-deflate WebSocket extension (RFC 7692) without I/O:
+// it parses and answers Sec-WebSocket-Extensions values and compresses and decompresses whole
+// message payloads. Framing (the RSV1 bit, fragmentation) belongs to package proto and the
+// connection layer.
+//
+// # Negotiation
+//
+// A client sends [Offer] in its handshake and checks the server's answer with [ClientAccept]; a
+// server answers the client's offers with [ServerAccept]. Both yield the agreed [Params], from
+// which each endpoint builds one [Compressor] for what it sends and one [Decompressor] for what
+// it receives: a client's Compressor follows Params.ClientNoContextTakeover and its
+// Decompressor Params.ServerNoContextTakeover, and a server's the other way round. The package
+// example shows both sides.
+//
+// # Window sizes
+//
+// compress/flate always compresses with a 32 KiB window and cannot be told to use a smaller
+// one. So a server declines offers that demand server_max_window_bits below 15, a client never
+// offers client_max_window_bits, and a client rejects an answer that sets it. The decompressor
+// keeps a full 32 KiB window, so it reads a peer compressing with any window size.
+//
+// # Memory
+//
+// A flate writer takes about 1 MiB and a flate reader about 40 KiB. Both come from
+// process-wide pools and go back after each message, with one exception: with context
+// takeover a Compressor keeps its writer from its first message until Close, because the next
+// message continues its stream (RFC 7692 §7.1.1). A Decompressor with context takeover keeps
+// the last 32 KiB of output. An idle connection without context takeover holds no flate state.
+//
+// # Limits
+//
+// [Decompressor.Inflate] stops as soon as a message's output would exceed the caller's limit,
+// before allocating for it, so a small compressed message cannot expand into a large
+// allocation (a "decompression bomb").
+package deflate

@@ -1,0 +1,132 @@
+package deflate
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gotrio/gotrio/wsock/internal/proto"
+)
+
+// FuzzInflate feeds arbitrary bytes to a decompressor as two messages (split at split) and
+// checks that it never panics, never returns more than the limit, fails only with 1007 or
+// 1009, and leaves dst alone when it fails.
+func FuzzInflate(f *testing.F) {
+	f.Add(rfcHello, uint8(255), false)
+	f.Add(append(append([]byte(nil), rfcHello...), 0xf2, 0x00, 0x11, 0x00, 0x00), uint8(7), false)
+	f.Add([]byte{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00}, uint8(255), true)
+	f.Add([]byte{0x00}, uint8(0), true)
+	f.Add([]byte{0x06}, uint8(255), false)
+	c := NewCompressor(0, false)
+	bomb, err := c.Compress(nil, make([]byte, 100<<10))
+	c.Close()
+	require.NoError(f, err)
+	f.Add(bomb, uint8(255), false)
+
+	const limit = 4096
+	f.Fuzz(func(t *testing.T, data []byte, split uint8, noTakeover bool) {
+		d := NewDecompressor(noTakeover)
+		defer d.Close()
+		k := min(int(split), len(data))
+		for _, msg := range [][]byte{data[:k], data[k:]} {
+			dst := []byte("dst")
+			out, err := d.Inflate(dst, msg, limit)
+			if err != nil {
+				var pe *proto.Error
+				require.True(t, errors.As(err, &pe), "error %v", err)
+				require.Contains(t, []proto.CloseCode{proto.InvalidPayload, proto.MessageTooBig}, pe.Code)
+				require.Equal(t, "dst", string(out))
+				return
+			}
+			require.Equal(t, "dst", string(out[:3]))
+			require.LessOrEqual(t, len(out)-3, limit)
+		}
+	})
+}
+
+// FuzzRoundTrip checks that whatever a Compressor emits, the matching Decompressor restores.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add([]byte("Hello"), int8(0), false)
+	f.Add([]byte(""), int8(-2), true)
+	f.Add(bytes.Repeat([]byte("abc"), 1000), int8(9), false)
+	f.Fuzz(func(t *testing.T, data []byte, level int8, noTakeover bool) {
+		lvl := int(uint8(level))%12 - 2 // flate.HuffmanOnly to flate.BestCompression
+		c := NewCompressor(lvl, noTakeover)
+		defer c.Close()
+		d := NewDecompressor(noTakeover)
+		defer d.Close()
+		for _, msg := range [][]byte{data, data[len(data)/2:]} {
+			z, err := c.Compress(nil, msg)
+			require.NoError(t, err)
+			got, err := d.Inflate(nil, z, int64(len(msg)))
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(msg, got))
+		}
+	})
+}
+
+// FuzzParseExtensions checks that parsing never panics, that what parses survives a
+// round trip through its canonical form, and that the negotiation functions agree with each
+// other on whatever they accept.
+func FuzzParseExtensions(f *testing.F) {
+	for _, s := range []string{
+		"",
+		"permessage-deflate",
+		"permessage-deflate; client_max_window_bits",
+		"permessage-deflate; server_max_window_bits=10, permessage-deflate",
+		`permessage-deflate; server_max_window_bits="15"; server_no_context_takeover`,
+		"permessage-deflate; client_no_context_takeover; server_no_context_takeover",
+		`x; a="\"", , y`,
+		"permessage-deflate;;",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		exts, err := parseExtensions(s)
+		if err == nil {
+			again, err := parseExtensions(formatExtensions(exts))
+			require.NoError(t, err)
+			require.Equal(t, exts, again)
+		}
+
+		p, response, ok := ServerAccept(s, Config{})
+		if ok {
+			require.Contains(t, []int{0, maxWindowBits}, p.ServerMaxWindowBits)
+			require.Zero(t, p.ClientMaxWindowBits)
+			cp, err := ClientAccept(response, Config{})
+			require.NoError(t, err, "our client takes our server's response %q", response)
+			require.Equal(t, p, cp)
+		} else {
+			require.Empty(t, response)
+		}
+
+		if cp, err := ClientAccept(s, Config{}); err == nil {
+			assert.Zero(t, cp.ClientMaxWindowBits)
+			assert.True(t, cp.ServerMaxWindowBits == 0 || cp.ServerMaxWindowBits >= 8 && cp.ServerMaxWindowBits <= 15)
+		}
+	})
+}
+
+// formatExtensions writes exts in canonical form; parsed values are always tokens.
+func formatExtensions(exts []extension) string {
+	var b strings.Builder
+	for i, e := range exts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(e.name)
+		for _, p := range e.params {
+			b.WriteString("; ")
+			b.WriteString(p.name)
+			if p.hasValue {
+				b.WriteString("=")
+				b.WriteString(p.value)
+			}
+		}
+	}
+	return b.String()
+}
