@@ -462,6 +462,12 @@ func init() {
 	scopehook.Reparent = func(scope any, parent context.Context) {
 		scope.(*Scope).reparent(parent)
 	}
+	scopehook.MarkCaught = func(scope any) {
+		s := scope.(*Scope)
+		s.mu.Lock()
+		s.caught = true
+		s.mu.Unlock()
+	}
 }
 
 // gate is the parent of a scope's inner cancel context. It passes values and

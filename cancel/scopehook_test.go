@@ -195,3 +195,13 @@ func TestScopehookReparentAfterRunDoesNothing(t *testing.T) {
 	assert.False(t, s.CancelCalled())
 	assert.NoError(t, releaseB())
 }
+
+func TestScopehookMarkCaughtSetsCancelledCaught(t *testing.T) {
+	s := cancel.New()
+	require.NoError(t, s.Run(context.Background(), func(ctx context.Context) error {
+		s.Cancel("done")
+		scopehook.MarkCaught(s)
+		return nil
+	}))
+	assert.True(t, s.CancelledCaught())
+}

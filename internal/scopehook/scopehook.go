@@ -11,4 +11,9 @@ var (
 	// Reparent moves a running *cancel.Scope under a new parent context: value
 	// and deadline look-ups and cancellation come from parent from then on.
 	Reparent func(scope any, parent context.Context)
+
+	// MarkCaught records that a *cancel.Scope caught its own cancellation:
+	// nursery strips the cancellation leaves of its error group itself (to
+	// keep the group's type) and tells the scope so.
+	MarkCaught func(scope any)
 )

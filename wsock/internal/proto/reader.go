@@ -61,6 +61,11 @@ type Event struct {
 	// reason, on EventClose.
 	Code   CloseCode
 	Reason string
+	// FrameRemaining is, on EventData, how many payload bytes of the current frame are
+	// still to come after Data (0 once the frame is complete, and for compressed
+	// messages). With the first chunk of a single-frame message it gives the message's
+	// size, so a receiver can allocate it once.
+	FrameRemaining int64
 }
 
 // maxRetained is the capacity up to which the Reader keeps its compressed-message buffer
@@ -295,6 +300,7 @@ func (r *Reader) readData(ev *Event, src []byte, n int) (int, error) {
 	}
 	// Field by field: ev is still zero, and a composite literal would go through a temporary.
 	ev.Kind, ev.Op, ev.Data, ev.First, ev.Final = EventData, r.msgOp, chunk, r.first, final
+	ev.FrameRemaining = r.remaining
 	r.first = false
 	if final {
 		r.msgOp = 0

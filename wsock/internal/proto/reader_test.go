@@ -59,7 +59,7 @@ func TestReaderStreamsAFrameAsItsBytesArrive(t *testing.T) {
 	ev, n, err := r.Next(frame[:7]) // header and "Hello"
 	require.NoError(t, err)
 	assert.Equal(t, 7, n)
-	assert.Equal(t, proto.Event{Kind: proto.EventData, Op: proto.OpText, Data: []byte("Hello"), First: true}, ev)
+	assert.Equal(t, proto.Event{Kind: proto.EventData, Op: proto.OpText, Data: []byte("Hello"), First: true, FrameRemaining: 7}, ev)
 	ev, n, err = r.Next(frame[7:])
 	require.NoError(t, err)
 	assert.Equal(t, len(frame)-7, n)
