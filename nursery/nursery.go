@@ -1,0 +1,274 @@
+package nursery
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gotrio/gotrio/cancel"
+	"github.com/gotrio/gotrio/internal/scopehook"
+)
+
+// A Nursery owns the tasks started in it: Run does not return before every
+// one of them has returned. A Nursery is valid only while its Run is in
+// progress; its methods may be called from any goroutine.
+type Nursery struct {
+	scope  *cancel.Scope
+	parent context.Context // the ctx given to Run
+	ctx    context.Context // the scope's context, shared by every task
+	path   string          // task path of the goroutine that called Run
+
+	// state counts the running tasks (pending Starts included) in its low
+	// bits; joining is set once the body has returned. joining with no task
+	// left means closed.
+	state atomic.Int64
+	wake  chan struct{} // closed by the last task out when the body waits
+
+	last atomic.Pointer[task] // the most recent task identity, for reuse
+
+	mu       sync.Mutex
+	failed   bool        // the scope was cancelled for a failure
+	fails    []error     // non-cancellation failures in order, later panics included
+	cancels  []error     // cancellation errors, in order
+	panicked *PanicError // the first panic
+}
+
+const joining = 1 << 40
+
+// Run opens a nursery, runs body in the caller's goroutine with a context
+// that belongs to the nursery's cancel scope, and returns once body and
+// every task started in the nursery (by body, by tasks, or by anyone holding
+// n) have returned.
+//
+// The first non-cancellation failure, of body or of a task, cancels the
+// nursery's scope: body and tasks see it at their next checkpoint, and
+// context.Cause gives a *cancel.Cancelled with Source cancel.SourceNursery
+// naming the failed task. Run then returns an *ErrorGroup holding every
+// non-cancellation failure in order. Cancellation errors that the nursery's
+// own cancellation caused (a failure, n.Scope().Cancel, a deadline set on
+// n.Scope()) are stripped; cancellation coming from outside stays in the
+// group, for the enclosing scope to strip. When nothing is left Run returns
+// nil. A cancellation error is one that matches context.Canceled or
+// context.DeadlineExceeded (cancel.IsCancellation): it does not cancel the
+// other tasks, even when it comes from a timeout of the task's own; return
+// the error of cancel.FailAfter (cancel.ErrTooSlow) for a timeout that is a
+// failure.
+//
+// A panic or runtime.Goexit in a task is a failure too: once every task has
+// been joined, Run panics in its caller's goroutine with a *PanicError. A
+// panic (or Goexit) of body cancels the nursery and joins its tasks, then
+// continues unchanged; panics of tasks during that unwinding are dropped.
+func Run(ctx context.Context, body func(ctx context.Context, n *Nursery) error) error {
+	n := &Nursery{scope: cancel.New(), parent: ctx, path: taskPath(ctx)}
+	err := n.scope.Run(ctx, func(ctx context.Context) error {
+		n.ctx = ctx
+		return n.runBody(ctx, body)
+	})
+	if p := n.panicked; p != nil {
+		p.Suppressed = append(p.Suppressed, n.others()...)
+		panic(p)
+	}
+	return err
+}
+
+// runBody runs body, records its failure and joins the tasks; it is the
+// body of the nursery's scope.
+func (n *Nursery) runBody(ctx context.Context, body func(ctx context.Context, n *Nursery) error) error {
+	normal := false
+	defer func() {
+		if !normal { // body panicked or called Goexit: let it go on after the join
+			n.cancel(nil, " panicked", "")
+			n.join()
+		}
+	}()
+	err := body(ctx, n)
+	normal = true
+	if err != nil {
+		n.fail(nil, err)
+	}
+	n.join()
+	return n.result()
+}
+
+// Scope returns the nursery's cancel scope: n.Scope().Cancel(reason) cancels
+// body and every task; SetDeadline and SetTimeout bound the whole nursery.
+// Cancellation errors caused by it are stripped from Run's result.
+func (n *Nursery) Scope() *cancel.Scope { return n.scope }
+
+// Go starts fn in a new goroutine as a task of n (Trio's start_soon). fn
+// receives the nursery's context: it is cancelled when the nursery is, not
+// by scopes the caller opened after Run began. Go on a cancelled nursery
+// still starts fn, with a done context. The task's name is the name of fn's
+// function without its import path ("pkg.(*T).method", "pkg.F.func1"); use
+// GoNamed to choose one. Go panics with ErrClosed once Run has finished.
+func (n *Nursery) Go(fn func(ctx context.Context) error) {
+	if fn == nil {
+		panic("nursery: Go with a nil function")
+	}
+	n.add()
+	go n.run(n.taskFor(funcPC(fn)), fn)
+}
+
+// GoNamed is Go with a task name, which appears in errors, panics and the
+// goroutine's pprof label ("parent/name"; see LabelKey).
+func (n *Nursery) GoNamed(name string, fn func(ctx context.Context) error) {
+	if fn == nil {
+		panic("nursery: GoNamed with a nil function")
+	}
+	n.add()
+	go n.run(n.namedTask(name), fn)
+}
+
+// add registers one more task, panicking with ErrClosed on a closed nursery.
+func (n *Nursery) add() {
+	if !n.tryAdd() {
+		panic(ErrClosed)
+	}
+}
+
+// tryAdd registers one more task unless the nursery is closed.
+func (n *Nursery) tryAdd() bool {
+	for {
+		s := n.state.Load()
+		if s == joining {
+			return false
+		}
+		if n.state.CompareAndSwap(s, s+1) {
+			return true
+		}
+	}
+}
+
+// done unregisters a task; the last one out wakes the joining body.
+func (n *Nursery) done() {
+	if n.state.Add(-1) == joining {
+		close(n.wake)
+	}
+}
+
+// join waits until every task has returned and closes the nursery.
+func (n *Nursery) join() {
+	if n.state.CompareAndSwap(0, joining) {
+		return
+	}
+	n.wake = make(chan struct{}) // published to done by the Add below
+	if n.state.Add(joining) != joining {
+		<-n.wake
+	}
+}
+
+// run is the body of a task goroutine.
+func (n *Nursery) run(t *task, fn func(ctx context.Context) error) {
+	pprof.SetGoroutineLabels(t.ctx)
+	defer n.done()
+	normal := false
+	defer func() {
+		if !normal {
+			n.failPanic(t, newPanicError(t.path, recover()))
+		}
+	}()
+	err := fn(t.ctx)
+	normal = true
+	if err != nil {
+		n.fail(t, err)
+	}
+}
+
+// newPanicError builds the failure of a task that panicked with v, or
+// called Goexit when v is nil. It must be called from the deferred function
+// so that the stack still shows the panic.
+func newPanicError(task string, v any) *PanicError {
+	if pe, ok := v.(*PanicError); ok {
+		return pe // from a nested nursery: keep the origin
+	}
+	if v == nil { // recover returns nil only for runtime.Goexit since Go 1.21
+		v = ErrGoexit
+	}
+	return &PanicError{Value: v, Stack: debug.Stack(), Task: task}
+}
+
+// fail records err, the failure of task t (nil for the body), and cancels
+// the nursery for its first non-cancellation failure.
+func (n *Nursery) fail(t *task, err error) {
+	recorded := err
+	if t != nil {
+		recorded = &TaskError{Task: t.path, Err: err}
+	}
+	pure := strip(err) == nil
+	n.mu.Lock()
+	if pure {
+		n.cancels = append(n.cancels, recorded)
+		n.mu.Unlock()
+		return
+	}
+	n.fails = append(n.fails, recorded)
+	if n.firstLocked() {
+		n.cancel(t, " failed: ", err.Error())
+	}
+}
+
+// failPanic records the panic (or Goexit) of task t and cancels the nursery.
+func (n *Nursery) failPanic(t *task, pe *PanicError) {
+	n.mu.Lock()
+	if n.panicked == nil {
+		n.panicked = pe
+	} else {
+		n.fails = append(n.fails, pe)
+	}
+	if n.firstLocked() {
+		n.cancel(t, " panicked: ", fmt.Sprint(pe.Value))
+	}
+}
+
+// firstLocked unlocks n.mu and reports whether this is the nursery's first
+// failure.
+func (n *Nursery) firstLocked() bool {
+	first := !n.failed
+	n.failed = true
+	n.mu.Unlock()
+	return first
+}
+
+// cancel cancels the nursery's scope for a failure of task t (nil for the
+// body), so that context.Cause names it.
+func (n *Nursery) cancel(t *task, verb, what string) {
+	who := "body"
+	if t != nil {
+		who = "task " + t.path
+	}
+	scopehook.CancelFrom(n.scope, uint8(cancel.SourceNursery), who+verb+what)
+}
+
+// result is the body's return value once every task has been joined.
+func (n *Nursery) result() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.fails) == 0 && len(n.cancels) == 0 {
+		return nil
+	}
+	if n.scope.CancelCalled() && (n.scope.Shielded() || n.parent.Err() == nil) && len(n.fails) > 0 {
+		// The scope is about to catch its cancellation. Strip here: the
+		// scope would turn the group into an errors.Join. When only
+		// cancellation failed, the scope strips it all and records that
+		// it caught its cancellation (CancelledCaught).
+		errs := make([]error, 0, len(n.fails))
+		for _, err := range n.fails {
+			if err = strip(err); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return &ErrorGroup{Errs: errs}
+	}
+	errs := make([]error, 0, len(n.fails)+len(n.cancels))
+	return &ErrorGroup{Errs: append(append(errs, n.fails...), n.cancels...)}
+}
+
+// others returns the failures besides the first panic, for its Suppressed.
+func (n *Nursery) others() []error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.fails
+}
