@@ -1,0 +1,271 @@
+package wsock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gotrio/gotrio/wsock/internal/proto"
+)
+
+// StatusCode is the status code of a close frame (RFC 6455 §7.4).
+type StatusCode uint16
+
+// Close status codes of the IANA "WebSocket Close Code Number Registry". NoStatusReceived,
+// AbnormalClosure and TLSHandshake are reported locally and never sent.
+const (
+	NormalClosure      StatusCode = 1000
+	GoingAway          StatusCode = 1001
+	ProtocolError      StatusCode = 1002
+	UnsupportedData    StatusCode = 1003
+	NoStatusReceived   StatusCode = 1005
+	AbnormalClosure    StatusCode = 1006
+	InvalidPayload     StatusCode = 1007
+	PolicyViolation    StatusCode = 1008
+	MessageTooBig      StatusCode = 1009
+	MandatoryExtension StatusCode = 1010
+	InternalError      StatusCode = 1011
+	ServiceRestart     StatusCode = 1012
+	TryAgainLater      StatusCode = 1013
+	BadGateway         StatusCode = 1014
+	TLSHandshake       StatusCode = 1015
+)
+
+// String returns the code and its registry name, for example "1000 NORMAL_CLOSURE".
+func (s StatusCode) String() string {
+	return strconv.Itoa(int(s)) + " " + proto.CloseCode(s).Name()
+}
+
+// CloseReason says how a connection closed.
+type CloseReason struct {
+	// Code is the status code: the peer's, the one we failed the connection with, or
+	// AbnormalClosure when the connection ended without a close handshake.
+	Code StatusCode
+	// Name is the code's name in the IANA registry, as RFC 6455 and wsproto spell it
+	// ("NORMAL_CLOSURE", "GOING_AWAY", ...); "REGISTERED" for 3000–3999, "PRIVATE_USE" for
+	// 4000–4999, "UNKNOWN" otherwise.
+	Name string
+	// Reason is the close frame's reason text, possibly empty.
+	Reason string
+}
+
+func newCloseReason(code StatusCode, reason string) *CloseReason {
+	return &CloseReason{Code: code, Name: proto.CloseCode(code).Name(), Reason: reason}
+}
+
+// String returns "CODE NAME", followed by ": REASON" when there is a reason.
+func (r CloseReason) String() string {
+	s := strconv.Itoa(int(r.Code)) + " " + r.Name
+	if r.Reason != "" {
+		s += ": " + r.Reason
+	}
+	return s
+}
+
+// CloseReason returns how the connection closed, nil while it is open. During our own
+// closing handshake it is the code and reason we sent; once the peer's Close frame
+// arrives, the peer's; AbnormalClosure (1006) if the TCP connection ended without one.
+func (c *Conn) CloseReason() *CloseReason {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason == nil {
+		return nil
+	}
+	r := *c.reason
+	return &r
+}
+
+// Close closes the connection with the closing handshake: it marks the connection closing
+// at once (sends that have not started fail with *ClosedError, queued messages are
+// dropped), sends a Close frame with code and reason, waits for the peer's Close frame and
+// closes the TCP connection (a client first waits for the server to close it). The wait
+// is bounded by DisconnectTimeout; when it passes, the TCP connection is closed anyway and
+// Close returns ErrDisconnectTimeout. Afterwards CloseReason is the peer's.
+//
+// Close is idempotent and safe from any goroutine: every call waits for the connection to
+// be closed. On a connection that is already closing or closed it sends nothing. code 0
+// sends a Close frame without status. An invalid code (NoStatusReceived, AbnormalClosure,
+// TLSHandshake, 1004, 1016–2999, 5000 and up) or a reason longer than 123 bytes or not
+// valid UTF-8 is an error, and the connection is left as it was.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	var payload [125]byte
+	if _, err := proto.AppendClose(payload[:0], proto.CloseCode(code), reason); err != nil {
+		return fmt.Errorf("wsock: close %s: %w", c.name, err)
+	}
+	local := code
+	if local == 0 {
+		local = NoStatusReceived
+	}
+	c.mu.Lock()
+	first := !c.closeCalled
+	c.closeCalled = true
+	began := first && c.beginClosingLocked(newCloseReason(local, reason))
+	c.mu.Unlock()
+	if first {
+		close(c.dropped)
+		drain(c.msgs)
+	}
+	if began {
+		c.dl.arm(c.disconnectTimeout)
+		if err := c.writeClose(context.Background(), proto.CloseCode(code), reason); err != nil {
+			c.abort(err, true)
+		}
+	}
+	<-c.doneCh
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeResult
+}
+
+// beginClosingLocked marks the connection closing with reason r, unless it is already
+// closing. It reports whether it did.
+func (c *Conn) beginClosingLocked(r *CloseReason) bool {
+	if c.closing {
+		return false
+	}
+	c.reason = r
+	c.closing = true
+	close(c.closingCh)
+	return true
+}
+
+// setReasonLocked records r as the connection's CloseReason, final or not, unless the
+// reason is final already; the connection is closing from then on.
+func (c *Conn) setReasonLocked(r *CloseReason, final bool) {
+	if c.final {
+		return
+	}
+	if !c.beginClosingLocked(r) {
+		c.reason = r
+	}
+	c.final = final
+}
+
+// endRecvLocked records that no message will be queued any more.
+func (c *Conn) endRecvLocked() {
+	if !c.recvEnded {
+		c.recvEnded = true
+		close(c.recvDone)
+	}
+}
+
+// isClosing reports whether the connection is closing or closed.
+func (c *Conn) isClosing() bool {
+	select {
+	case <-c.closingCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// closedErr returns the *ClosedError for an operation on a closing or closed connection.
+func (c *Conn) closedErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.reason
+	if r == nil {
+		r = abnormal()
+	}
+	cause := c.cause
+	if cause == nil {
+		cause = c.abortCause
+	}
+	return &ClosedError{Reason: r, err: cause}
+}
+
+// onClose handles the peer's Close frame: the reason becomes final, the Close frame is
+// answered, and the connection ends: at once for a server, once the server has closed the
+// TCP connection (bounded by DisconnectTimeout) for a client.
+func (c *Conn) onClose(ctx context.Context, buf []byte, ev proto.Event) error {
+	c.mu.Lock()
+	c.peerClosed = true
+	c.setReasonLocked(newCloseReason(StatusCode(ev.Code), ev.Reason), true)
+	c.endRecvLocked()
+	c.mu.Unlock()
+	c.endMessage(c.closedErr())
+	c.dl.arm(c.disconnectTimeout)
+	if !c.sentClose.Load() {
+		code := ev.Code
+		if code == proto.NoStatusReceived {
+			code = 0
+		}
+		if err := c.writeClose(ctx, code, ""); err != nil {
+			return nil // the connection is over either way
+		}
+	}
+	if c.role == proto.Client {
+		for {
+			if _, err := c.nc.Read(buf); err != nil {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// failProtocol fails the connection after the peer's protocol violation err: it sends a
+// Close frame with the violation's code, then the connection ends.
+func (c *Conn) failProtocol(ctx context.Context, err error) error {
+	var pe *proto.Error
+	if !errors.As(err, &pe) {
+		pe = &proto.Error{Code: proto.ProtocolError, Reason: "protocol error"}
+	}
+	c.logger.Debug("wsock: failing connection", "conn", c.name, "err", err)
+	c.mu.Lock()
+	if !c.final {
+		c.violation = err
+	}
+	c.setReasonLocked(newCloseReason(StatusCode(pe.Code), pe.Reason), true)
+	c.endRecvLocked()
+	c.mu.Unlock()
+	c.endMessage(c.closedErr())
+	c.dl.arm(c.disconnectTimeout)
+	c.writeClose(ctx, pe.Code, truncateReason(pe.Reason))
+	return nil
+}
+
+// truncateReason cuts s to the longest valid UTF-8 prefix that fits a close frame.
+func truncateReason(s string) string {
+	if len(s) <= proto.MaxCloseReason {
+		return s
+	}
+	s = s[:proto.MaxCloseReason]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// abort ends the connection at once, without a close handshake: cause is why (a failed or
+// interrupted write), local whether it was our own doing rather than the peer's or the
+// network's. The reason becomes AbnormalClosure unless it is final already.
+func (c *Conn) abort(cause error, local bool) {
+	c.mu.Lock()
+	if !c.final && c.abortCause == nil {
+		// During our closing handshake, failures are part of closing.
+		c.abortCause, c.abortLocal = cause, local || c.closeCalled
+	}
+	c.setReasonLocked(abnormal(), true)
+	c.mu.Unlock()
+	c.nc.Close()
+}
+
+// writeClose sends a Close frame, unless one was sent already; no frame follows it.
+func (c *Conn) writeClose(ctx context.Context, code proto.CloseCode, reason string) error {
+	if err := c.lockFrame(ctx, false); err != nil {
+		return err
+	}
+	defer c.unlockFrame()
+	if c.sentClose.Swap(true) {
+		return nil
+	}
+	payload, err := proto.AppendClose(c.ctrlPayload[:0], code, reason)
+	if err != nil {
+		payload, _ = proto.AppendClose(c.ctrlPayload[:0], code, "")
+	}
+	_, err = c.writeFrameLocked(ctx, true, proto.OpClose, false, payload)
+	return err
+}

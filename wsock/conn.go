@@ -1,0 +1,486 @@
+package wsock
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotrio/gotrio/wsock/internal/deflate"
+	"github.com/gotrio/gotrio/wsock/internal/proto"
+)
+
+// connConfig is what a Conn needs once the opening handshake is done.
+type connConfig struct {
+	netConn                       net.Conn // TCP, TLS, or net.Pipe in tests
+	buffered                      []byte   // bytes read past the handshake, consumed before netConn
+	role                          proto.Role
+	path                          string // request target (path?query)
+	subprotocol                   string
+	requestHeader, responseHeader http.Header
+	deflate                       *deflate.Params // nil: permessage-deflate not negotiated
+	deflateConfig                 deflate.Config  // level, threshold
+	maxMessageSize                int64           // <= 0: unlimited
+	queueSize                     int             // MessageQueueSize (0 = rendezvous)
+	readBufferSize                int             // <= 0: DefaultReadBufferSize
+	disconnectTimeout             time.Duration   // <= 0: unbounded
+	logger                        *slog.Logger    // nil: slog.Default()
+}
+
+// smallRead is the size of the buffer an idle connection waits for data with.
+const smallRead = 256
+
+// connSeq numbers connections per role, for String.
+var connSeq [proto.Server + 1]atomic.Uint64
+
+// Conn is an open WebSocket connection, client or server.
+//
+// Every connection has one reader task, started by whoever opened it (Open, Connect, the
+// server) in a nursery: it reads frames, answers pings, queues messages for Receive and
+// Reader, and carries out the closing handshake. Receive, Reader, Send, Writer, Ping, Pong
+// and Close may be called from any number of goroutines; sends are written in the order
+// they started waiting (FIFO).
+//
+// Cancelling the ctx of a Receive or of a Reader never harms the connection. Cancelling the
+// ctx of a Send while it waits its turn just returns the ctx's error; cancelling it while
+// its frame is being written fails the connection (the frame cannot be completed, so
+// nothing else could be sent), as does cancelling a Writer before its Close.
+type Conn struct {
+	nc                            net.Conn
+	role                          proto.Role
+	name                          string
+	path, subprotocol             string
+	requestHeader, responseHeader http.Header
+	logger                        *slog.Logger
+	disconnectTimeout             time.Duration
+	readBufferSize                int
+
+	// Reading: owned by run.
+	buffered      []byte
+	rd            *proto.Reader
+	decomp        *deflate.Decompressor
+	cur           inMessage // the message being received
+	frameLeft     int64     // payload bytes of the current data frame still to come
+	small         [smallRead]byte
+	ownReadBuf    []byte  // a read buffer of a size the pool does not hold
+	pooledReadBuf *[]byte // the read buffer taken from readPool, if any
+
+	// Delivery to Receive and Reader (read.go).
+	msgs          chan Message  // complete messages; its capacity is MessageQueueSize
+	streams       chan *stream  // a message handed, as it arrives, to a waiting Reader
+	streamWaiters atomic.Int32  // Reader calls waiting for a message
+	recvDone      chan struct{} // closed when no message will be queued any more
+	dropped       chan struct{} // closed by Close: queued and later messages are dropped
+
+	// Writing (write.go).
+	msgLock       chan struct{} // 1-slot: held for a whole data message
+	frameLock     chan struct{} // 1-slot: held while one frame is written
+	keys          *proto.MaskKeys
+	comp          *deflate.Compressor // guarded by msgLock
+	compTakeover  bool                // comp keeps its window between messages
+	deflateConfig deflate.Config
+	zbuf          []byte                         // compressed message; guarded by msgLock
+	ctrl          [proto.MaxHeaderLen + 125]byte // small frames; guarded by frameLock
+	ctrlPayload   [125]byte                      // control payloads; guarded by frameLock
+	hdr           [proto.MaxHeaderLen]byte       // large frames' header; guarded by frameLock
+	vec           [2][]byte                      // guarded by frameLock
+	bufs          net.Buffers                    // guarded by frameLock
+	sentClose     atomic.Bool                    // a Close frame was sent: no more frames
+	pongPending   atomic.Bool                    // pong holds a payload to send
+	pongMu        sync.Mutex                     // guards pong, pongLen
+	pong          [125]byte
+	pongLen       int
+	dl            deadlines
+
+	// Pings waiting for their pong (ping.go).
+	pingMu sync.Mutex
+	pings  []*pendingPing
+
+	// Closing state (close.go).
+	mu          sync.Mutex
+	reason      *CloseReason // nil while open
+	final       bool         // reason is final: the peer's Close, a failure or an abort
+	closing     bool         // closingCh is closed
+	closingCh   chan struct{}
+	recvEnded   bool  // recvDone is closed
+	closeCalled bool  // Close was called
+	peerClosed  bool  // the peer's Close frame arrived
+	violation   error // the peer's protocol violation
+	abortCause  error // why the connection was aborted
+	abortLocal  bool  // the abort was our own doing
+	cause       error // for ClosedError: what ended the connection abnormally
+	closeResult error // what Close returns
+	doneCh      chan struct{}
+}
+
+// newConn returns a connection over cfg.netConn, whose opening handshake is done. Its
+// reader, run, must be started in a nursery.
+func newConn(cfg connConfig) *Conn {
+	if cfg.role != proto.Client && cfg.role != proto.Server {
+		panic("wsock: connConfig.role must be proto.Client or proto.Server")
+	}
+	c := &Conn{
+		nc:                cfg.netConn,
+		role:              cfg.role,
+		path:              cfg.path,
+		subprotocol:       cfg.subprotocol,
+		requestHeader:     cfg.requestHeader,
+		responseHeader:    cfg.responseHeader,
+		logger:            cfg.logger,
+		disconnectTimeout: cfg.disconnectTimeout,
+		readBufferSize:    cfg.readBufferSize,
+		buffered:          cfg.buffered,
+		deflateConfig:     cfg.deflateConfig,
+		msgs:              make(chan Message, max(cfg.queueSize, 0)),
+		streams:           make(chan *stream),
+		recvDone:          make(chan struct{}),
+		dropped:           make(chan struct{}),
+		msgLock:           make(chan struct{}, 1),
+		frameLock:         make(chan struct{}, 1),
+		closingCh:         make(chan struct{}),
+		doneCh:            make(chan struct{}),
+	}
+	c.dl.nc = cfg.netConn
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	if c.readBufferSize <= 0 {
+		c.readBufferSize = DefaultReadBufferSize
+	}
+	prefix := "server-"
+	if cfg.role == proto.Client {
+		prefix = "client-"
+		c.keys = proto.NewMaskKeys()
+	}
+	c.name = prefix + strconv.FormatUint(connSeq[cfg.role].Add(1), 10)
+	rcfg := proto.ReaderConfig{Role: cfg.role, MaxMessageSize: cfg.maxMessageSize}
+	if p := cfg.deflate; p != nil {
+		ours, theirs := p.ClientNoContextTakeover, p.ServerNoContextTakeover
+		if cfg.role == proto.Server {
+			ours, theirs = theirs, ours
+		}
+		c.comp = deflate.NewCompressor(cfg.deflateConfig.Level, ours)
+		c.compTakeover = !ours
+		c.decomp = deflate.NewDecompressor(theirs)
+		rcfg.Inflater = c.decomp
+	}
+	c.rd = proto.NewReader(rcfg)
+	return c
+}
+
+// Subprotocol returns the subprotocol negotiated in the opening handshake, or "".
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// Path returns the request target of the opening handshake: the path and the query.
+func (c *Conn) Path() string { return c.path }
+
+// RequestHeader returns the header of the opening handshake's request.
+func (c *Conn) RequestHeader() http.Header { return c.requestHeader }
+
+// ResponseHeader returns the header of the opening handshake's response.
+func (c *Conn) ResponseHeader() http.Header { return c.responseHeader }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// IsClient reports whether the connection is the client side.
+func (c *Conn) IsClient() bool { return c.role == proto.Client }
+
+// String returns the connection's name: "client-N" or "server-N", N counting the
+// connections of that role made by this process.
+func (c *Conn) String() string { return c.name }
+
+// done is closed when run has returned and the TCP connection is closed.
+func (c *Conn) done() <-chan struct{} { return c.doneCh }
+
+// run is the connection's reader task. The caller starts it in a nursery:
+//
+//	n.GoNamed(c.String()+" reader", c.run)
+//
+// It reads frames, answers pings, queues messages (back-pressure), carries out the closing
+// handshake (answering the peer's Close; a server closes TCP right after, a client waits,
+// bounded by DisconnectTimeout, for the server to do so), fails the connection with the
+// right code on protocol violations, and returns once the connection is closed: nil after
+// a clean or a local close, a *ClosedError wrapping the cause after an abnormal one (the
+// peer's protocol violation, or the TCP connection lost without a close handshake).
+//
+// Cancelling ctx means the owner is gone: run closes the TCP connection at once and
+// returns nil, so that no nursery waits on a connection.
+func (c *Conn) run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
+	err := c.readLoop(ctx)
+	stop()
+	return c.finish(ctx, err)
+}
+
+// readLoop reads and handles frames until the connection ends, and returns the read error
+// that ended it (nil after a close handshake or a failure).
+//
+// An idle connection holds no read buffer: after a read that drained the socket (it did
+// not fill its buffer), the next read waits with c.small, an array of the Conn, and the
+// ReadBufferSize buffer goes back to a pool. A read that fills its buffer means data is
+// streaming in, and the next one uses the large buffer. A request/response exchange of
+// small messages thus never touches the large buffer at all.
+func (c *Conn) readLoop(ctx context.Context) error {
+	pending := c.buffered
+	c.buffered = nil
+	var large []byte // nil while idle
+	defer c.putReadBuf()
+	useLarge := false
+	for {
+		var buf []byte
+		switch region := c.directRegion(); {
+		case region != nil && len(pending) == 0:
+			buf = region
+		case useLarge || len(pending) > 0:
+			if large == nil {
+				large = c.getReadBuf()
+			}
+			buf = large
+		default:
+			buf = c.small[:]
+		}
+		var src []byte
+		var rerr error
+		if len(pending) > 0 {
+			// Copied, so that message chunks alias only the read buffers (see onData).
+			n := copy(buf, pending)
+			pending, src = pending[n:], buf[:n]
+			useLarge = true
+		} else {
+			n, err := c.nc.Read(buf)
+			src, rerr = buf[:n], err
+			useLarge = n == len(buf)
+		}
+		for len(src) > 0 {
+			ev, n, err := c.rd.Next(src)
+			src = src[n:]
+			if err != nil {
+				return c.failProtocol(ctx, err)
+			}
+			if ev.Kind == proto.EventNone {
+				break
+			}
+			if stop, err := c.handle(ctx, buf, ev); stop || err != nil {
+				return err
+			}
+		}
+		if rerr != nil {
+			return rerr
+		}
+		if !useLarge && large != nil {
+			c.putReadBuf()
+			large = nil
+		}
+	}
+}
+
+// readPool holds read buffers of DefaultReadBufferSize bytes, shared by connections
+// while they are busy.
+var readPool = sync.Pool{New: func() any { b := make([]byte, DefaultReadBufferSize); return &b }}
+
+// getReadBuf returns a buffer of ReadBufferSize bytes: from the pool for the default
+// size, else the connection's own, allocated once.
+func (c *Conn) getReadBuf() []byte {
+	if c.readBufferSize == DefaultReadBufferSize {
+		c.pooledReadBuf = readPool.Get().(*[]byte)
+		return *c.pooledReadBuf
+	}
+	if c.ownReadBuf == nil {
+		c.ownReadBuf = make([]byte, c.readBufferSize)
+	}
+	return c.ownReadBuf
+}
+
+// putReadBuf gives back the buffer from getReadBuf, if it came from the pool.
+func (c *Conn) putReadBuf() {
+	if c.pooledReadBuf != nil {
+		readPool.Put(c.pooledReadBuf)
+		c.pooledReadBuf = nil
+	}
+}
+
+// handle acts on one event. stop reports that the connection is done reading.
+func (c *Conn) handle(ctx context.Context, buf []byte, ev proto.Event) (stop bool, err error) {
+	switch ev.Kind {
+	case proto.EventData:
+		return false, c.onData(ctx, buf, ev)
+	case proto.EventPing:
+		c.onPing(ev.Data)
+	case proto.EventPong:
+		c.onPong(ev.Data)
+	case proto.EventClose:
+		return true, c.onClose(ctx, buf, ev)
+	}
+	return false, nil
+}
+
+// finish closes the connection once reading is over and settles its CloseReason; it
+// returns run's result. readErr is what ended the read loop.
+func (c *Conn) finish(ctx context.Context, readErr error) error {
+	c.nc.Close()
+	c.dl.finish()
+	var runErr error
+	c.mu.Lock()
+	switch {
+	case c.final:
+		switch {
+		case c.violation != nil:
+			c.cause = c.violation
+			runErr = &ClosedError{Reason: c.reason, err: c.violation}
+		case c.abortCause != nil:
+			c.cause = c.abortCause
+			if !c.abortLocal {
+				runErr = &ClosedError{Reason: c.reason, err: c.abortCause}
+			}
+		}
+	case ctx.Err() != nil:
+		c.setReasonLocked(abnormal(), true)
+		c.cause = context.Cause(ctx)
+	case c.closeCalled:
+		// Our Close frame got no answer: the peer closed TCP, or DisconnectTimeout passed.
+		c.setReasonLocked(abnormal(), true)
+		c.cause = readErr
+	default:
+		if readErr == nil {
+			readErr = errors.New("connection ended")
+		}
+		c.setReasonLocked(abnormal(), true)
+		c.cause = readErr
+		runErr = &ClosedError{Reason: c.reason, err: readErr}
+	}
+	if c.closeCalled && !c.peerClosed && c.dl.expired() {
+		c.closeResult = ErrDisconnectTimeout
+	}
+	c.endRecvLocked()
+	dropped := c.closeCalled
+	c.mu.Unlock()
+
+	c.endMessage(c.closedErr())
+	if dropped {
+		drain(c.msgs)
+	}
+	if c.decomp != nil {
+		c.decomp.Close()
+	}
+	c.releaseCompressor()
+	close(c.doneCh)
+	return runErr
+}
+
+// abnormal is the CloseReason of a connection that ended without a close handshake.
+func abnormal() *CloseReason { return newCloseReason(AbnormalClosure, "") }
+
+// drain empties ch without blocking.
+func drain(ch chan Message) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+// deadlines drives the socket's deadlines: the bound of the closing handshake, and the
+// interruption of a write whose ctx is cancelled.
+//
+// A blocked write cannot watch a ctx, so a write with a cancellable ctx registers it
+// (context.AfterFunc, a runtime callback and not a task: it runs briefly, only once the
+// ctx is done); the callback sets the write deadline in the past if that write is still
+// in progress. The registration is kept while successive writes use the same ctx, so that
+// a steady stream of sends costs no allocation.
+type deadlines struct {
+	mu       sync.Mutex
+	nc       net.Conn
+	close    time.Time       // the closing handshake's deadline; zero: none yet
+	writing  <-chan struct{} // Done of the ctx of the write in progress
+	watched  <-chan struct{} // Done of the ctx watched by stop
+	stop     func() bool     // stops the watch of watched
+	poisoned bool            // the write deadline was set in the past
+	finished bool            // the connection is closed: watch nothing
+}
+
+// pastTime is a deadline that has always passed.
+var pastTime = time.Unix(1, 0)
+
+// arm sets the closing handshake's deadline to now+d, unless one is set already or d is
+// not positive (no bound).
+func (dl *deadlines) arm(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	if dl.finished || !dl.close.IsZero() {
+		return
+	}
+	dl.close = time.Now().Add(d)
+	dl.nc.SetReadDeadline(dl.close)
+	if !dl.poisoned {
+		dl.nc.SetWriteDeadline(dl.close)
+	}
+}
+
+// expired reports whether the closing handshake's deadline has passed.
+func (dl *deadlines) expired() bool {
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	return !dl.close.IsZero() && !time.Now().Before(dl.close)
+}
+
+// beginWrite registers done, the Done channel of the ctx of the write about to start; ctx
+// is not nil-Done.
+func (dl *deadlines) beginWrite(ctx context.Context, done <-chan struct{}) {
+	dl.mu.Lock()
+	dl.writing = done
+	if dl.watched != done && !dl.finished {
+		if dl.stop != nil {
+			dl.stop()
+		}
+		dl.watched = done
+		dl.stop = context.AfterFunc(ctx, func() { dl.interrupt(done) })
+	}
+	dl.mu.Unlock()
+}
+
+// interrupt fails the write in progress if it belongs to the ctx whose Done is done.
+func (dl *deadlines) interrupt(done <-chan struct{}) {
+	dl.mu.Lock()
+	if dl.writing == done && done != nil {
+		dl.poisoned = true
+		dl.nc.SetWriteDeadline(pastTime)
+	}
+	dl.mu.Unlock()
+}
+
+// endWrite ends the write registered by beginWrite and restores the write deadline.
+func (dl *deadlines) endWrite() {
+	dl.mu.Lock()
+	dl.writing = nil
+	if dl.poisoned {
+		dl.poisoned = false
+		dl.nc.SetWriteDeadline(dl.close)
+	}
+	dl.mu.Unlock()
+}
+
+// finish stops watching ctxs: the connection is closed.
+func (dl *deadlines) finish() {
+	dl.mu.Lock()
+	dl.finished = true
+	if dl.stop != nil {
+		dl.stop()
+		dl.stop = nil
+	}
+	dl.watched = nil
+	dl.mu.Unlock()
+}

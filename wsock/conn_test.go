@@ -1,0 +1,127 @@
+package wsock
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gotrio/gotrio/nursery"
+	"github.com/gotrio/gotrio/wsock/internal/proto"
+)
+
+func TestConnReportsItsHandshakeAndAddresses(t *testing.T) {
+	withPair(t, pairOptions{
+		tcp: true,
+		client: func(cfg *connConfig) {
+			cfg.subprotocol = "chat"
+			cfg.responseHeader = http.Header{"X-Server": {"yes"}}
+		},
+		server: func(cfg *connConfig) {
+			cfg.path = "/room?id=1"
+			cfg.requestHeader = http.Header{"Origin": {"http://example.com"}}
+		},
+	}, func(ctx context.Context, p *pair) {
+		assert.True(t, p.client.IsClient())
+		assert.False(t, p.server.IsClient())
+		assert.Regexp(t, regexp.MustCompile(`^client-[0-9]+$`), p.client.String())
+		assert.Regexp(t, regexp.MustCompile(`^server-[0-9]+$`), p.server.String())
+		assert.Equal(t, "chat", p.client.Subprotocol())
+		assert.Equal(t, "yes", p.client.ResponseHeader().Get("X-Server"))
+		assert.Equal(t, "/room?id=1", p.server.Path())
+		assert.Equal(t, "http://example.com", p.server.RequestHeader().Get("Origin"))
+		assert.Equal(t, p.client.LocalAddr().String(), p.server.RemoteAddr().String())
+		assert.Equal(t, p.server.LocalAddr().String(), p.client.RemoteAddr().String())
+	})
+}
+
+func TestConnNamesCountPerRole(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c1 := newConn(testConfig(a, proto.Client))
+	c2 := newConn(testConfig(b, proto.Client))
+	var n1, n2 int
+	_, err := fmt.Sscanf(c1.String(), "client-%d", &n1)
+	require.NoError(t, err)
+	_, err = fmt.Sscanf(c2.String(), "client-%d", &n2)
+	require.NoError(t, err)
+	assert.Equal(t, n1+1, n2)
+}
+
+func TestW44AbruptTCPLossReports1006AndUnblocksEverything(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		withRaw(t, proto.Server, nil, func(ctx context.Context, c *Conn, peer *rawPeer, run <-chan error) {
+			received := make(chan error, 1)
+			go func() {
+				_, err := c.Receive(ctx)
+				received <- err
+			}()
+			pinged := make(chan error, 1)
+			go func() { pinged <- c.Ping(ctx, []byte("p")) }()
+			peer.expectFrame(proto.OpPing, []byte("p"))
+			sent := make(chan error, 1)
+			go func() { sent <- c.SendBinary(ctx, make([]byte, 1<<20)) }() // the peer never reads it
+			queued := make(chan error, 1)
+			go func() { queued <- c.SendText(ctx, "queued behind") }()
+			synctest.Wait()
+
+			require.NoError(t, peer.nc.Close())
+
+			for name, ch := range map[string]chan error{"Receive": received, "Ping": pinged, "Send": sent, "queued Send": queued} {
+				assert.Equal(t, AbnormalClosure, closedReason(t, <-ch).Code, name)
+			}
+			err := <-run
+			assert.Equal(t, AbnormalClosure, closedReason(t, err).Code, "the reader reports an abnormal closure")
+			assert.Equal(t, CloseReason{Code: AbnormalClosure, Name: "ABNORMAL_CLOSURE"}, *c.CloseReason())
+			assert.NoError(t, c.Close(NormalClosure, ""), "Close of a lost connection")
+		})
+	})
+}
+
+func TestW44AbruptTCPLossOverTCP(t *testing.T) {
+	withPair(t, pairOptions{tcp: true}, func(ctx context.Context, p *pair) {
+		received := make(chan error, 1)
+		go func() {
+			_, err := p.client.Receive(ctx)
+			received <- err
+		}()
+		require.NoError(t, p.server.nc.Close()) // the server's host vanishes
+		assert.Equal(t, AbnormalClosure, closedReason(t, <-received).Code)
+		assert.Error(t, <-p.clientRun)
+		assert.Equal(t, AbnormalClosure, p.client.CloseReason().Code)
+	})
+}
+
+func TestRunCancelledClosesConnectionAndReturnsNil(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cn, sn := net.Pipe()
+		client, server := newConn(testConfig(cn, proto.Client)), newConn(testConfig(sn, proto.Server))
+		results := make(chan error, 2)
+		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+			runIn(n, client, results)
+			runIn(n, server, results)
+			received := make(chan error, 1)
+			go func() {
+				_, err := server.Receive(context.Background())
+				received <- err
+			}()
+			synctest.Wait()
+			n.Scope().Cancel("owner gone")
+			assert.Equal(t, AbnormalClosure, closedReason(t, <-received).Code)
+			return nil
+		})
+		require.NoError(t, err)
+		assert.NoError(t, <-results)
+		assert.NoError(t, <-results)
+		<-client.done()
+		assert.Equal(t, AbnormalClosure, client.CloseReason().Code)
+		closedReason(t, client.SendText(context.Background(), "x"))
+	})
+}

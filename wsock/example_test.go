@@ -1,0 +1,122 @@
+package wsock_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+
+	"github.com/gotrio/gotrio/nursery"
+	"github.com/gotrio/gotrio/wsock"
+)
+
+// An echo server and a client in one program: the server runs as a task of
+// the nursery, the client's connection lives for Open's callback, and
+// cancelling the nursery drains the server.
+func Example() {
+	echo := func(ctx context.Context, r *wsock.Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for {
+			m, err := c.Receive(ctx)
+			if err != nil {
+				return nil // the client closed the connection
+			}
+			if err := c.Send(ctx, m.Type, m.Data); err != nil {
+				return nil
+			}
+		}
+	}
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		srv, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", echo, nil))
+		if err != nil {
+			return err
+		}
+		defer n.Scope().Cancel("done") // stops the server when the client is done
+		url := "ws://127.0.0.1:" + strconv.Itoa(srv.Port()) + "/echo"
+		return wsock.Open(ctx, url, nil, func(ctx context.Context, c *wsock.Conn) error {
+			if err := c.SendText(ctx, "hello, trio"); err != nil {
+				return err
+			}
+			m, err := c.Receive(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Println(m.Type, string(m.Data))
+			return nil
+		})
+	})
+	fmt.Println("error:", err)
+	// Output:
+	// text hello, trio
+	// error: <nil>
+}
+
+// Mounting WebSocket handlers in a net/http mux, next to ordinary pages.
+func ExampleServerOptions_HTTPHandler() {
+	mux := http.NewServeMux()
+	mux.Handle("/shout", (*wsock.ServerOptions)(nil).HTTPHandler(func(ctx context.Context, r *wsock.Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		m, err := c.Receive(ctx)
+		if err != nil {
+			return err
+		}
+		return c.SendText(ctx, strings.ToUpper(string(m.Data)))
+	}))
+	hs := httptest.NewServer(mux)
+	defer hs.Close()
+
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/shout"
+	err := wsock.Open(context.Background(), url, nil, func(ctx context.Context, c *wsock.Conn) error {
+		if err := c.SendText(ctx, "quiet please"); err != nil {
+			return err
+		}
+		m, err := c.Receive(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Println(string(m.Data))
+		return nil
+	})
+	fmt.Println("error:", err)
+	// Output:
+	// QUIET PLEASE
+	// error: <nil>
+}
+
+// A handler that refuses clients without a token, and the client's view of
+// the refusal.
+func ExampleRequest_Reject() {
+	guarded := func(ctx context.Context, r *wsock.Request) error {
+		if r.Header("Authorization") != "Bearer secret" {
+			return r.Reject(ctx, http.StatusUnauthorized, nil, []byte("token required"))
+		}
+		_, err := r.Accept(ctx, nil)
+		return err
+	}
+	_ = nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		srv, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", guarded, nil))
+		if err != nil {
+			return err
+		}
+		defer n.Scope().Cancel("done")
+		err = wsock.Open(ctx, "ws://"+srv.Addr().String()+"/", nil, func(context.Context, *wsock.Conn) error {
+			return nil
+		})
+		var re *wsock.RejectedError
+		if errors.As(err, &re) {
+			fmt.Println(re.StatusCode, string(re.Body))
+		}
+		return nil
+	})
+	// Output:
+	// 401 token required
+}
