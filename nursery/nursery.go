@@ -249,21 +249,29 @@ func (n *Nursery) result() error {
 	if len(n.fails) == 0 && len(n.cancels) == 0 {
 		return nil
 	}
-	if n.scope.CancelCalled() && (n.scope.Shielded() || n.parent.Err() == nil) && len(n.fails) > 0 {
-		// The scope is about to catch its cancellation. Strip here: the
-		// scope would turn the group into an errors.Join. When only
-		// cancellation failed, the scope strips it all and records that
-		// it caught its cancellation (CancelledCaught).
-		errs := make([]error, 0, len(n.fails))
-		for _, err := range n.fails {
-			if err = strip(err); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		return &ErrorGroup{Errs: errs}
+	if !n.scope.CancelCalled() || (!n.scope.Shielded() && n.parent.Err() != nil) {
+		errs := make([]error, 0, len(n.fails)+len(n.cancels))
+		return &ErrorGroup{Errs: append(append(errs, n.fails...), n.cancels...)}
 	}
-	errs := make([]error, 0, len(n.fails)+len(n.cancels))
-	return &ErrorGroup{Errs: append(append(errs, n.fails...), n.cancels...)}
+	// The scope catches its own cancellation. Strip here with the scope's
+	// rule, which would turn the group into an errors.Join, and tell the
+	// scope it caught something.
+	errs := make([]error, 0, len(n.fails))
+	removed := len(n.cancels) > 0
+	for _, err := range n.fails {
+		err, changed := stripped(err)
+		removed = removed || changed
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if removed {
+		scopehook.MarkCaught(n.scope)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &ErrorGroup{Errs: errs}
 }
 
 // others returns the failures besides the first panic, for its Suppressed.

@@ -213,6 +213,7 @@ func TestSingleFailureIsStillAGroup(t *testing.T) {
 
 // B29
 func TestCancellationCausedByTheNurseryIsStripped(t *testing.T) {
+	var scope *cancel.Scope
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 		n.Go(waitCancelled)
 		n.Go(func(ctx context.Context) error { return cancel.Sleep(ctx, time.Hour) }) // a *cancel.Cancelled
@@ -221,11 +222,13 @@ func TestCancellationCausedByTheNurseryIsStripped(t *testing.T) {
 			return fmt.Errorf("read: %w", ctx.Err())
 		})
 		n.GoNamed("failer", func(ctx context.Context) error { return errBoom })
+		scope = n.Scope()
 		return waitCancelled(ctx)
 	})
 	g := group(t, err)
 	assert.Equal(t, []error{&nursery.TaskError{Task: "failer", Err: errBoom}}, g.Errs)
 	assert.NotErrorIs(t, err, context.Canceled)
+	assert.True(t, scope.CancelledCaught(), "the nursery's scope caught its cancellation")
 }
 
 // B29
