@@ -19,6 +19,7 @@ import (
 )
 
 type valueKey struct{}
+type innerKey struct{}
 
 func TestStandardChildrenOfScopeContextAttachWithoutGoroutines(t *testing.T) {
 	outer := cancel.New(cancel.WithTimeout(time.Hour))
@@ -71,7 +72,7 @@ func TestStandardChildrenSeeScopeValuesAndDeadline(t *testing.T) {
 		parent := context.WithValue(context.Background(), valueKey{}, "outside")
 		s := cancel.New(cancel.WithTimeout(time.Minute))
 		require.NoError(t, s.Run(parent, func(ctx context.Context) error {
-			child, stop := context.WithCancel(context.WithValue(ctx, struct{}{}, 1))
+			child, stop := context.WithCancel(context.WithValue(ctx, innerKey{}, 1))
 			defer stop()
 			assert.Equal(t, "outside", child.Value(valueKey{}))
 			d, ok := child.Deadline()

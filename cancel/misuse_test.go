@@ -151,7 +151,7 @@ func TestCurrentFindsInnermostScope(t *testing.T) {
 	outer := cancel.New()
 	require.NoError(t, outer.Run(context.Background(), func(ctx context.Context) error {
 		assert.Same(t, outer, cancel.Current(ctx))
-		child, stop := context.WithCancel(context.WithValue(ctx, struct{}{}, 1))
+		child, stop := context.WithCancel(context.WithValue(ctx, valueKey{}, 1))
 		defer stop()
 		assert.Same(t, outer, cancel.Current(child))
 		inner := cancel.New()

@@ -154,11 +154,9 @@ func ExamplePanicError() {
 	}()
 	_ = nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 		n.GoNamed("parser", func(ctx context.Context) error {
-			var m map[string]int
-			m["x"] = 1
-			return nil
+			panic("unexpected token")
 		})
 		return nil
 	})
-	// Output: task "parser" panicked: assignment to entry in nil map
+	// Output: task "parser" panicked: unexpected token
 }
