@@ -113,8 +113,9 @@ func (r *Request) RemoteAddr() net.Addr { return r.nc.RemoteAddr() }
 // the server's Compression allows it. Writing the answer is bounded by the
 // server's ConnectTimeout (ErrConnectTimeout) and by ctx.
 //
-// A request is answered once: Accept after a successful Accept or Reject
-// fails. Accept fails without answering, so that the handler may still
+// Call it before the handler returns (from the handler or a task of a nursery
+// inside it). A request is answered once: Accept after a successful Accept or
+// Reject fails. Accept fails without answering, so that the handler may still
 // Reject, when opts are invalid.
 func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {

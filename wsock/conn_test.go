@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"sync"
 	"testing"
 	"testing/synctest"
 
@@ -123,5 +124,55 @@ func TestRunCancelledClosesConnectionAndReturnsNil(t *testing.T) {
 		<-client.done()
 		assert.Equal(t, AbnormalClosure, client.CloseReason().Code)
 		closedReason(t, client.SendText(context.Background(), "x"))
+	})
+}
+
+func TestConcurrentUseThenCloseEndsEverything(t *testing.T) {
+	withPair(t, pairOptions{tcp: true}, func(ctx context.Context, p *pair) {
+		echoed := make(chan struct{})
+		go func() {
+			defer close(echoed)
+			for {
+				m, err := p.server.Receive(ctx)
+				if err != nil {
+					return
+				}
+				if err := p.server.Send(ctx, m.Type, m.Data); err != nil {
+					return
+				}
+			}
+		}()
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				data := make([]byte, 100*(i+1)*(i+1)*(i+1))
+				for range 50 {
+					if err := p.client.SendBinary(ctx, data); err != nil {
+						assert.ErrorIs(t, err, ErrClosed)
+						return
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			for {
+				if err := p.client.Ping(ctx, nil); err != nil {
+					assert.ErrorIs(t, err, ErrClosed)
+					return
+				}
+			}
+		})
+		received := 0
+		for received < 100 {
+			_, err := p.client.Receive(ctx)
+			require.NoError(t, err)
+			received++
+		}
+		require.NoError(t, p.client.Close(NormalClosure, "enough"))
+		wg.Wait()
+		<-echoed
+		assert.Equal(t, NormalClosure, p.client.CloseReason().Code)
+		assert.NoError(t, <-p.clientRun)
+		assert.NoError(t, <-p.serverRun)
 	})
 }

@@ -395,6 +395,24 @@ func TestCompressedMessagesRoundTrip(t *testing.T) {
 	}
 }
 
+func TestW35LimitAppliesToDecompressedSize(t *testing.T) {
+	withDeflate := func(cfg *connConfig) {
+		cfg.deflate = &deflate.Params{ServerNoContextTakeover: true, ClientNoContextTakeover: true}
+		cfg.deflateConfig = deflate.Config{Threshold: -1}
+	}
+	withPair(t, pairOptions{client: withDeflate, server: func(cfg *connConfig) {
+		withDeflate(cfg)
+		cfg.maxMessageSize = 1000
+	}}, func(ctx context.Context, p *pair) {
+		// 10 000 zeros compress to a few dozen bytes: the limit is on what they inflate to.
+		require.NoError(t, p.client.SendBinary(ctx, make([]byte, 10000)))
+		_, err := p.server.Receive(ctx)
+		assert.Equal(t, MessageTooBig, closedReason(t, err).Code)
+		_, err = p.client.Receive(ctx)
+		assert.Equal(t, MessageTooBig, closedReason(t, err).Code, "the client learns why")
+	})
+}
+
 func TestBufferedHandshakeBytesAreReadFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		early := proto.AppendFrame(nil, true, proto.OpText, false, []byte("early"), true, [4]byte{9, 8, 7, 6})
