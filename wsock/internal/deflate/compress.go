@@ -15,16 +15,18 @@ const tail = "\x00\x00\xff\xff"
 // Compressor compresses the messages of one direction of one connection (RFC 7692 §7.2.1).
 // It is not safe for concurrent use; messages must be compressed in the order they are sent.
 type Compressor struct {
-	level             int
-	noContextTakeover bool
-	w                 *writer // held between messages only with context takeover
-	closed            bool
+	level  int
+	keep   bool    // keep w between messages: context takeover at an LZ77 level
+	w      *writer // held between messages only when keep is set
+	closed bool
 }
 
-// NewCompressor returns a compressor at the given compress/flate level (0 means DefaultLevel).
-// With noContextTakeover every message is compressed on its own, as the peer's
-// client_no_context_takeover or server_no_context_takeover requires, and the compressor holds
-// no flate state between messages. It panics if level is not a valid compress/flate level.
+// NewCompressor returns a compressor at the given compress/flate level (0 means DefaultLevel;
+// Params.CompressionLevel picks it from the negotiated parameters). With noContextTakeover
+// every message is compressed on its own, as the peer's client_no_context_takeover or
+// server_no_context_takeover requires, and the compressor holds no flate state between
+// messages; neither does it at flate.HuffmanOnly, whose messages never refer to earlier ones.
+// It panics if level is not a valid compress/flate level.
 func NewCompressor(level int, noContextTakeover bool) *Compressor {
 	if level == 0 {
 		level = DefaultLevel
@@ -32,7 +34,7 @@ func NewCompressor(level int, noContextTakeover bool) *Compressor {
 	if level < flate.HuffmanOnly || level > flate.BestCompression {
 		panic(fmt.Sprintf("deflate: invalid compression level %d", level))
 	}
-	return &Compressor{level: level, noContextTakeover: noContextTakeover}
+	return &Compressor{level: level, keep: !noContextTakeover && level != flate.HuffmanOnly}
 }
 
 // Compress appends the compressed form of the whole message msg to dst, without the final
@@ -55,7 +57,7 @@ func (c *Compressor) Compress(dst, msg []byte) ([]byte, error) {
 	}
 	out := w.out
 	w.out = nil // the pool must not keep the caller's buffer alive
-	if c.noContextTakeover || err != nil {
+	if !c.keep || err != nil {
 		putWriter(c.level, w)
 		c.w = nil
 	} else {

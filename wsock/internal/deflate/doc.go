@@ -14,10 +14,14 @@
 //
 // # Window sizes
 //
-// compress/flate always compresses with a 32 KiB window and cannot be told to use a smaller
-// one. So a server declines offers that demand server_max_window_bits below 15, a client never
-// offers client_max_window_bits, and a client rejects an answer that sets it. The decompressor
-// keeps a full 32 KiB window, so it reads a peer compressing with any window size.
+// compress/flate compresses with a 32 KiB window at every LZ77 level and cannot be told to
+// use a smaller one. When the negotiation limits our compressor's window below 15 bits (a
+// client's server_max_window_bits that a server accepts, a server's client_max_window_bits
+// answering the client_max_window_bits that [Offer] always sends), the endpoint compresses
+// with flate.HuffmanOnly instead, as [Params.CompressionLevel] says: Huffman-only output
+// has no back-references, so it is valid for any window, and still entropy-codes the
+// message. The decompressor keeps a full 32 KiB window, so it reads a peer compressing with
+// any window size.
 //
 // # Memory
 //

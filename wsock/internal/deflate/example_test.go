@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
+	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
 
 // A client and a server negotiate permessage-deflate, then the client sends the server a
@@ -23,8 +24,9 @@ func Example() {
 	fmt.Println("offer:   ", offer)
 	fmt.Println("response:", response)
 
-	// The client compresses what it sends, the server inflates what it receives.
-	c := deflate.NewCompressor(clientCfg.Level, clientParams.ClientNoContextTakeover)
+	// The client compresses what it sends, the server inflates what it receives. The
+	// level follows the window the server allowed the client.
+	c := deflate.NewCompressor(clientParams.CompressionLevel(proto.Client, clientCfg.Level), clientParams.ClientNoContextTakeover)
 	defer c.Close()
 	d := deflate.NewDecompressor(serverParams.ClientNoContextTakeover)
 	defer d.Close()
@@ -39,7 +41,7 @@ func Example() {
 	}
 	fmt.Printf("%s\n", msg)
 	// Output:
-	// offer:    permessage-deflate; client_no_context_takeover
+	// offer:    permessage-deflate; client_no_context_takeover; client_max_window_bits
 	// response: permessage-deflate; client_no_context_takeover
 	// Hello
 }

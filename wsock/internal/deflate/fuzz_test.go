@@ -2,6 +2,7 @@ package deflate
 
 import (
 	"bytes"
+	"compress/flate"
 	"errors"
 	"strings"
 	"testing"
@@ -48,11 +49,13 @@ func FuzzInflate(f *testing.F) {
 	})
 }
 
-// FuzzRoundTrip checks that whatever a Compressor emits, the matching Decompressor restores.
+// FuzzRoundTrip checks that whatever a Compressor emits, the matching Decompressor restores,
+// and that at flate.HuffmanOnly it refers to no earlier data.
 func FuzzRoundTrip(f *testing.F) {
 	f.Add([]byte("Hello"), int8(0), false)
 	f.Add([]byte(""), int8(-2), true)
 	f.Add(bytes.Repeat([]byte("abc"), 1000), int8(9), false)
+	f.Add(bytes.Repeat([]byte("abc"), 1000), int8(-2), false) // Huffman-only, as for a small window
 	f.Fuzz(func(t *testing.T, data []byte, level int8, noTakeover bool) {
 		lvl := int(uint8(level))%12 - 2 // flate.HuffmanOnly to flate.BestCompression
 		c := NewCompressor(lvl, noTakeover)
@@ -65,6 +68,13 @@ func FuzzRoundTrip(f *testing.F) {
 			got, err := d.Inflate(nil, z, int64(len(msg)))
 			require.NoError(t, err)
 			require.True(t, bytes.Equal(msg, got))
+			farthest, size, err := scanDeflate(z)
+			require.NoError(t, err)
+			require.Equal(t, int64(len(msg)), size)
+			require.LessOrEqual(t, farthest, 1<<maxWindowBits)
+			if lvl == flate.HuffmanOnly {
+				require.Zero(t, farthest, "Huffman-only output fits any window")
+			}
 		}
 	})
 }
@@ -95,8 +105,8 @@ func FuzzParseExtensions(f *testing.F) {
 
 		p, response, ok := ServerAccept(s, Config{})
 		if ok {
-			require.Contains(t, []int{0, maxWindowBits}, p.ServerMaxWindowBits)
-			require.Zero(t, p.ClientMaxWindowBits)
+			require.True(t, p.ServerMaxWindowBits == 0 || p.ServerMaxWindowBits >= 8 && p.ServerMaxWindowBits <= maxWindowBits)
+			require.Zero(t, p.ClientMaxWindowBits, "our server never limits the client's window")
 			cp, err := ClientAccept(response, Config{})
 			require.NoError(t, err, "our client takes our server's response %q", response)
 			require.Equal(t, p, cp)
@@ -105,7 +115,7 @@ func FuzzParseExtensions(f *testing.F) {
 		}
 
 		if cp, err := ClientAccept(s, Config{}); err == nil {
-			assert.Zero(t, cp.ClientMaxWindowBits)
+			assert.True(t, cp.ClientMaxWindowBits == 0 || cp.ClientMaxWindowBits >= 8 && cp.ClientMaxWindowBits <= 15)
 			assert.True(t, cp.ServerMaxWindowBits == 0 || cp.ServerMaxWindowBits >= 8 && cp.ServerMaxWindowBits <= 15)
 		}
 	})

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
 
 // extensionName is the token that names the extension in Sec-WebSocket-Extensions.
 const extensionName = "permessage-deflate"
 
 // maxWindowBits is the largest LZ77 window RFC 7692 allows (32 KiB), and the only one
-// compress/flate compresses with.
+// compress/flate compresses with at its LZ77 levels.
 const maxWindowBits = 15
 
 // DefaultLevel is the compression level used when Config.Level is 0. Compression runs on
@@ -72,6 +74,22 @@ type Params struct {
 	ClientMaxWindowBits int
 }
 
+// CompressionLevel returns the compress/flate level for the Compressor of the endpoint in
+// role under p: configured (0 means DefaultLevel), or flate.HuffmanOnly when p limits that
+// endpoint's window below 15 bits. compress/flate compresses with a 32 KiB window at every
+// LZ77 level; Huffman-only output refers to no earlier data, so it fits any window (RFC 7692
+// §7.1.2), at the cost of the ratio that back-references would bring.
+func (p Params) CompressionLevel(role proto.Role, configured int) int {
+	bits := p.ServerMaxWindowBits
+	if role == proto.Client {
+		bits = p.ClientMaxWindowBits
+	}
+	if bits != 0 && bits < maxWindowBits {
+		return flate.HuffmanOnly
+	}
+	return configured
+}
+
 // String returns p as a Sec-WebSocket-Extensions response value, for example
 // "permessage-deflate; server_no_context_takeover".
 func (p Params) String() string {
@@ -95,13 +113,14 @@ func (p Params) String() string {
 }
 
 // Offer returns the Sec-WebSocket-Extensions value a client sends to offer permessage-deflate
-// with cfg. It never offers client_max_window_bits: that would let the server shrink our
-// compressor's window, which compress/flate cannot do.
+// with cfg. It always offers client_max_window_bits, without a value, so that a server that
+// wants the client's window smaller than 32 KiB accepts the offer instead of declining it;
+// see Params.CompressionLevel for what a smaller window costs.
 func Offer(cfg Config) string {
 	return Params{
 		ServerNoContextTakeover: cfg.ServerNoContextTakeover,
 		ClientNoContextTakeover: cfg.ClientNoContextTakeover,
-	}.String()
+	}.String() + "; client_max_window_bits"
 }
 
 // ClientAccept validates the server's Sec-WebSocket-Extensions response to a client that sent
@@ -130,14 +149,15 @@ func ClientAccept(response string, cfg Config) (Params, error) {
 	if err != nil {
 		return Params{}, fmt.Errorf("deflate: check extension response: %w", err)
 	}
-	if o.clientMaxWindowBits != 0 {
-		// RFC 7692 §7.1.2.2: only allowed when offered, and ours has a fixed 32 KiB window.
-		return Params{}, errors.New("deflate: check extension response: client_max_window_bits was not offered")
+	if o.clientMaxWindowBits < 0 {
+		// RFC 7692 §7.1.2.2: a response must give the client's window size.
+		return Params{}, errors.New("deflate: check extension response: client_max_window_bits needs a value")
 	}
 	return Params{
 		ServerNoContextTakeover: o.serverNoContextTakeover,
 		ClientNoContextTakeover: o.clientNoContextTakeover || cfg.ClientNoContextTakeover,
 		ServerMaxWindowBits:     o.serverMaxWindowBits,
+		ClientMaxWindowBits:     o.clientMaxWindowBits,
 	}, nil
 }
 
@@ -147,11 +167,12 @@ func ClientAccept(response string, cfg Config) (Params, error) {
 // extension and proceeds without compression.
 //
 // As RFC 7692 §5 requires, an offer with an unknown, duplicated or invalid parameter is
-// declined, and so is one asking for server_max_window_bits below 15, which compress/flate
-// cannot honour. A malformed header declines every offer in it. The response includes
+// declined. A malformed header declines every offer in it. The response includes
 // server_no_context_takeover and client_no_context_takeover when cfg sets them or the offer
-// asks for them; it ignores client_max_window_bits, which only tells us the client's window
-// will be small, something any Decompressor handles.
+// asks for them, and echoes the offer's server_max_window_bits (RFC 7692 §7.1.2.1): below
+// 15, Params.CompressionLevel makes the server compress Huffman-only. It ignores
+// client_max_window_bits, which only tells us the client's window will be small, something
+// any Decompressor handles.
 func ServerAccept(offerHeader string, cfg Config) (p Params, response string, ok bool) {
 	exts, err := parseExtensions(offerHeader)
 	if err != nil {
@@ -165,14 +186,11 @@ func ServerAccept(offerHeader string, cfg Config) (p Params, response string, ok
 		if err != nil {
 			continue
 		}
-		if o.serverMaxWindowBits != 0 && o.serverMaxWindowBits < maxWindowBits {
-			continue
-		}
 		p = Params{
 			ServerNoContextTakeover: o.serverNoContextTakeover || cfg.ServerNoContextTakeover,
 			ClientNoContextTakeover: o.clientNoContextTakeover || cfg.ClientNoContextTakeover,
-			// Accepting an offer that has server_max_window_bits requires echoing it
-			// (RFC 7692 §7.1.2.1); only 15 gets here.
+			// Accepting an offer that has server_max_window_bits requires answering it
+			// with a value no larger (RFC 7692 §7.1.2.1).
 			ServerMaxWindowBits: o.serverMaxWindowBits,
 		}
 		return p, p.String(), true
@@ -191,7 +209,7 @@ type elementParams struct {
 // parseParams validates the parameters of a permessage-deflate offer or response against
 // RFC 7692 §7.1: known names (case-insensitively), each at most once, no value for the
 // no_context_takeover flags, 8..15 for the window sizes. client_max_window_bits may lack a
-// value, which only an offer allows; ClientAccept rejects the parameter altogether.
+// value, which only an offer allows; ClientAccept rejects it without one.
 func parseParams(params []param) (elementParams, error) {
 	var o elementParams
 	var seen [len(paramNames)]bool

@@ -12,12 +12,12 @@ func TestOfferListsRequestedParameters(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{}, "permessage-deflate"},
-		{Config{ClientNoContextTakeover: true}, "permessage-deflate; client_no_context_takeover"},
-		{Config{ServerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover"},
+		{Config{}, "permessage-deflate; client_max_window_bits"},
+		{Config{ClientNoContextTakeover: true}, "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+		{Config{ServerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover; client_max_window_bits"},
 		{
 			Config{ServerNoContextTakeover: true, ClientNoContextTakeover: true, Level: 9, Threshold: 1},
-			"permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+			"permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits",
 		},
 	}
 	for _, tt := range tests {
@@ -88,15 +88,40 @@ func TestServerAcceptPicksFirstAcceptableOffer(t *testing.T) {
 			response: "permessage-deflate; server_max_window_bits=15",
 		},
 		{
+			name:     "server_max_window_bits=10 is echoed",
+			offer:    "permessage-deflate; server_max_window_bits=10",
+			want:     Params{ServerMaxWindowBits: 10},
+			response: "permessage-deflate; server_max_window_bits=10",
+		},
+		{
+			name:     "smallest server_max_window_bits is echoed",
+			offer:    "permessage-deflate; server_max_window_bits=8; server_no_context_takeover",
+			want:     Params{ServerNoContextTakeover: true, ServerMaxWindowBits: 8},
+			response: "permessage-deflate; server_no_context_takeover; server_max_window_bits=8",
+		},
+		{
+			name:     "server_max_window_bits=14 with context takeover is echoed",
+			offer:    "permessage-deflate; server_max_window_bits=14; client_max_window_bits",
+			want:     Params{ServerMaxWindowBits: 14},
+			response: "permessage-deflate; server_max_window_bits=14",
+		},
+		{
 			name:     "names are case-insensitive",
 			offer:    "PerMessage-Deflate; SERVER_NO_CONTEXT_TAKEOVER",
 			want:     Params{ServerNoContextTakeover: true},
 			response: "permessage-deflate; server_no_context_takeover",
 		},
 		{
-			name:     "declined server_max_window_bits=10 falls back to the next offer",
+			name:     "an offer with a small server window is no longer skipped",
 			offer:    "permessage-deflate; server_max_window_bits=10; client_max_window_bits, permessage-deflate; client_max_window_bits",
-			response: "permessage-deflate",
+			want:     Params{ServerMaxWindowBits: 10},
+			response: "permessage-deflate; server_max_window_bits=10",
+		},
+		{
+			name:     "unknown parameter falls back to an offer with a small server window",
+			offer:    "permessage-deflate; x=1, permessage-deflate; server_max_window_bits=9",
+			want:     Params{ServerMaxWindowBits: 9},
+			response: "permessage-deflate; server_max_window_bits=9",
 		},
 		{
 			name:     "invalid offer falls back to the next offer",
@@ -132,9 +157,6 @@ func TestServerAcceptDeclinesUnacceptableOffers(t *testing.T) {
 		"",
 		"foo, bar",
 		"x-webkit-deflate-frame",
-		"permessage-deflate; server_max_window_bits=10",
-		"permessage-deflate; server_max_window_bits=8",
-		"permessage-deflate; server_max_window_bits=14",
 		"permessage-deflate; server_max_window_bits",
 		"permessage-deflate; server_max_window_bits=7",
 		"permessage-deflate; server_max_window_bits=16",
@@ -152,7 +174,7 @@ func TestServerAcceptDeclinesUnacceptableOffers(t *testing.T) {
 		"permessage-deflate; server_max_window_bits=15; server_max_window_bits=15",
 		"permessage-deflate; client_max_window_bits; client_max_window_bits=15",
 		"permessage-deflate; mux",
-		"permessage-deflate; x=1, permessage-deflate; server_max_window_bits=9",
+		"permessage-deflate; x=1, permessage-deflate; server_max_window_bits=7",
 		// Malformed headers decline everything, even an acceptable offer.
 		"permessage-deflate, permessage-deflate; a=\"",
 		"permessage-deflate; ; server_no_context_takeover",
@@ -196,6 +218,14 @@ func TestClientAcceptReturnsNegotiatedParams(t *testing.T) {
 		{"server window 8", Config{}, "permessage-deflate; server_max_window_bits=8", Params{ServerMaxWindowBits: 8}},
 		{"server window 15", Config{}, "permessage-deflate; server_max_window_bits=15", Params{ServerMaxWindowBits: 15}},
 		{"quoted window", Config{}, `permessage-deflate; server_max_window_bits="12"`, Params{ServerMaxWindowBits: 12}},
+		{"client window 8", Config{}, "permessage-deflate; client_max_window_bits=8", Params{ClientMaxWindowBits: 8}},
+		{"client window 15", Config{}, "permessage-deflate; client_max_window_bits=15", Params{ClientMaxWindowBits: 15}},
+		{
+			"both windows with client no context takeover",
+			Config{ClientNoContextTakeover: true},
+			"permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+			Params{ClientNoContextTakeover: true, ServerMaxWindowBits: 12, ClientMaxWindowBits: 12},
+		},
 		{
 			"all at once, any case",
 			Config{},
@@ -222,9 +252,10 @@ func TestClientAcceptRejectsInvalidResponses(t *testing.T) {
 		{"foo", `extension "foo" was not offered`},
 		{"permessage-deflate, permessage-deflate", "2 extensions"},
 		{"permessage-deflate, foo", "2 extensions"},
-		{"permessage-deflate; client_max_window_bits=15", "client_max_window_bits was not offered"},
-		{"permessage-deflate; client_max_window_bits=10", "client_max_window_bits was not offered"},
-		{"permessage-deflate; client_max_window_bits", "client_max_window_bits was not offered"},
+		{"permessage-deflate; client_max_window_bits", "client_max_window_bits needs a value"},
+		{"permessage-deflate; client_max_window_bits=7", "want 8 to 15"},
+		{"permessage-deflate; client_max_window_bits=16", "want 8 to 15"},
+		{"permessage-deflate; client_max_window_bits=10; client_max_window_bits=10", "duplicate parameter"},
 		{"permessage-deflate; server_max_window_bits", "needs a value"},
 		{"permessage-deflate; server_max_window_bits=7", "want 8 to 15"},
 		{"permessage-deflate; server_max_window_bits=16", "want 8 to 15"},
