@@ -111,7 +111,9 @@ func (r *Request) RemoteAddr() net.Addr { return r.nc.RemoteAddr() }
 // one the client proposed; opts.Header reaches the client as extra fields of
 // the answer. permessage-deflate is accepted when the client offered it and
 // the server's Compression allows it. Writing the answer is bounded by the
-// server's ConnectTimeout (ErrConnectTimeout) and by ctx.
+// server's ConnectTimeout (ErrConnectTimeout) and by ctx; an answer written
+// whole is a success though, even if ctx was cancelled meanwhile (a server
+// shutting down then closes the connection with 1001).
 //
 // Call it before the handler returns (from the handler or a task of a nursery
 // inside it). A request is answered once: Accept after a successful Accept or
@@ -242,19 +244,41 @@ func (r *Request) outcome() (requestState, *Conn, bool) {
 }
 
 // write writes an answer to the handshake, bounded by ConnectTimeout and ctx.
+// An answer written whole is a success even if ctx is cancelled meanwhile: the
+// client may be using the connection already. Only an interrupted write fails,
+// and closes the socket.
 func (r *Request) write(ctx context.Context, b []byte) error {
 	return withConnectTimeout(ctx, r.srv.lim.connectTimeout, func(ctx context.Context) error {
-		release := closeOnCancel(ctx, r.nc)
+		release := interruptWriteOnCancel(ctx, r.nc)
 		_, err := r.nc.Write(b)
-		if release() {
-			return cancel.Checkpoint(ctx)
-		}
+		release()
 		if err != nil {
 			_ = r.nc.Close()
+			if cerr := cancel.Checkpoint(ctx); cerr != nil {
+				return cerr
+			}
 			return &handshakeFailed{"write answer", err}
 		}
 		return nil
 	})
+}
+
+// interruptWriteOnCancel makes a write on nc fail when ctx is done, by setting
+// nc's write deadline in the past: unlike closing nc (closeOnCancel), that
+// leaves nc usable after a write that was complete. release disarms it and
+// clears the write deadline.
+func interruptWriteOnCancel(ctx context.Context, nc net.Conn) (release func()) {
+	interrupted := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = nc.SetWriteDeadline(pastTime)
+		close(interrupted)
+	})
+	return func() {
+		if !stop() {
+			<-interrupted
+		}
+		_ = nc.SetWriteDeadline(time.Time{})
+	}
 }
 
 // responseHeader is the header of the answer AppendAccept wrote, for

@@ -85,15 +85,34 @@ func (c *Conn) CloseReason() *CloseReason {
 // Close returns ErrDisconnectTimeout. Afterwards CloseReason is the peer's.
 //
 // Close is idempotent and safe from any goroutine: every call waits for the connection to
-// be closed. On a connection that is already closing or closed it sends nothing. code 0
-// sends a Close frame without status. An invalid code (NoStatusReceived, AbnormalClosure,
-// TLSHandshake, 1004, 1016–2999, 5000 and up) or a reason longer than 123 bytes or not
-// valid UTF-8 is an error, and the connection is left as it was.
+// be closed. On a connection that is already closing or closed it sends nothing; this
+// includes a connection whose owner is gone (the ctx of its reader's nursery is
+// cancelled), which closes itself with GoingAway: a Close racing that cancellation joins
+// the one closing handshake, whichever began it. code 0 sends a Close frame without
+// status. An invalid code (NoStatusReceived, AbnormalClosure, TLSHandshake, 1004,
+// 1016–2999, 5000 and up) or a reason longer than 123 bytes or not valid UTF-8 is an
+// error, and the connection is left as it was.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	var payload [125]byte
 	if _, err := proto.AppendClose(payload[:0], proto.CloseCode(code), reason); err != nil {
 		return fmt.Errorf("wsock: close %s: %w", c.name, err)
 	}
+	if c.beginClose(code, reason) {
+		if err := c.writeClose(context.Background(), proto.CloseCode(code), reason); err != nil {
+			c.abort(err, true)
+		}
+	}
+	<-c.doneCh
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeResult
+}
+
+// beginClose does what the first local close does before its Close frame is sent: it
+// marks the connection closing with code and reason (unless it is closing already), drops
+// the queued messages and bounds the closing handshake by DisconnectTimeout. It reports
+// whether the caller is to send the Close frame.
+func (c *Conn) beginClose(code StatusCode, reason string) bool {
 	local := code
 	if local == 0 {
 		local = NoStatusReceived
@@ -109,14 +128,33 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	}
 	if began {
 		c.dl.arm(c.disconnectTimeout)
-		if err := c.writeClose(context.Background(), proto.CloseCode(code), reason); err != nil {
-			c.abort(err, true)
-		}
 	}
-	<-c.doneCh
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closeResult
+	return began
+}
+
+// goAway closes the connection because its owner is gone: run calls it when the ctx of
+// the reader's nursery is cancelled. It is Close(GoingAway) without the wait, and the
+// reason is a server's shutdown reason on the server side: the reader goes on until the
+// peer answers or DisconnectTimeout passes, and run's return is what its nursery waits
+// for.
+//
+// goAway runs in a context.AfterFunc callback, so it must not block for long: it never
+// waits for frameLock. If a frame is being written, its writer sends the Close frame
+// when it lets frameLock go (unlockFrame), as it does for the reader's pongs.
+func (c *Conn) goAway() {
+	if !c.beginClose(GoingAway, c.awayReason()) {
+		return
+	}
+	c.awayPending.Store(true)
+	c.flushPending()
+}
+
+// awayReason is the reason of goAway's Close frame.
+func (c *Conn) awayReason() string {
+	if c.role == proto.Server {
+		return shutdownReason
+	}
+	return ""
 }
 
 // beginClosingLocked marks the connection closing with reason r, unless it is already
@@ -179,7 +217,7 @@ func (c *Conn) closedErr() error {
 // onClose handles the peer's Close frame: the reason becomes final, the Close frame is
 // answered, and the connection ends: at once for a server, once the server has closed the
 // TCP connection (bounded by DisconnectTimeout) for a client.
-func (c *Conn) onClose(ctx context.Context, buf []byte, ev proto.Event) error {
+func (c *Conn) onClose(buf []byte, ev proto.Event) error {
 	c.mu.Lock()
 	c.peerClosed = true
 	c.setReasonLocked(newCloseReason(StatusCode(ev.Code), ev.Reason), true)
@@ -192,7 +230,7 @@ func (c *Conn) onClose(ctx context.Context, buf []byte, ev proto.Event) error {
 		if code == proto.NoStatusReceived {
 			code = 0
 		}
-		if err := c.writeClose(ctx, code, ""); err != nil {
+		if err := c.writeClose(context.Background(), code, ""); err != nil {
 			return nil // the connection is over either way
 		}
 	}
@@ -208,7 +246,7 @@ func (c *Conn) onClose(ctx context.Context, buf []byte, ev proto.Event) error {
 
 // failProtocol fails the connection after the peer's protocol violation err: it sends a
 // Close frame with the violation's code, then the connection ends.
-func (c *Conn) failProtocol(ctx context.Context, err error) error {
+func (c *Conn) failProtocol(err error) error {
 	var pe *proto.Error
 	if !errors.As(err, &pe) {
 		pe = &proto.Error{Code: proto.ProtocolError, Reason: "protocol error"}
@@ -223,7 +261,7 @@ func (c *Conn) failProtocol(ctx context.Context, err error) error {
 	c.mu.Unlock()
 	c.endMessage(c.closedErr())
 	c.dl.arm(c.disconnectTimeout)
-	c.writeClose(ctx, pe.Code, truncateReason(pe.Reason))
+	c.writeClose(context.Background(), pe.Code, truncateReason(pe.Reason))
 	return nil
 }
 
@@ -253,12 +291,19 @@ func (c *Conn) abort(cause error, local bool) {
 	c.nc.Close()
 }
 
-// writeClose sends a Close frame, unless one was sent already; no frame follows it.
+// writeClose sends a Close frame, unless one was sent already; no frame follows it. Its
+// callers pass a ctx that is never cancelled: the closing handshake's deadline, armed
+// before, bounds the wait and the write.
 func (c *Conn) writeClose(ctx context.Context, code proto.CloseCode, reason string) error {
 	if err := c.lockFrame(ctx, false); err != nil {
 		return err
 	}
 	defer c.unlockFrame()
+	return c.writeCloseLocked(ctx, code, reason)
+}
+
+// writeCloseLocked is writeClose; the caller holds frameLock.
+func (c *Conn) writeCloseLocked(ctx context.Context, code proto.CloseCode, reason string) error {
 	if c.sentClose.Swap(true) {
 		return nil
 	}

@@ -1,7 +1,9 @@
 package wsock
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -10,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gotrio/gotrio/cancel"
+	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
 
@@ -347,4 +351,130 @@ func TestW46ProtocolViolationsFailTheConnectionWithTheirCode(t *testing.T) {
 			})
 		})
 	}
+}
+
+// runOwned starts c's reader in a nursery of its own, as Open or a server would: cancel
+// cancels that nursery, as if its owner were gone; joined receives run's result, and is
+// closed once the nursery has joined.
+func runOwned(c *Conn) (cancelOwner func(), joined <-chan error) {
+	owner := cancel.New()
+	result := make(chan error, 1)
+	go func() {
+		defer close(result)
+		_ = owner.Run(context.Background(), func(ctx context.Context) error {
+			return nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
+				runIn(n, c, result)
+				return nil
+			})
+		})
+	}()
+	return func() { owner.Cancel("owner gone") }, result
+}
+
+// ownedRaw is a Conn of role whose reader runs in a nursery of its own (runOwned), and a
+// raw peer at the other end of a net.Pipe.
+func ownedRaw(t *testing.T, role proto.Role) (c *Conn, peer *rawPeer, cancelOwner func(), joined <-chan error) {
+	ours, theirs := net.Pipe()
+	t.Cleanup(func() { theirs.Close() })
+	c = newConn(testConfig(ours, role))
+	peer = &rawPeer{t: t, nc: theirs, br: bufio.NewReader(theirs), masks: role == proto.Server}
+	cancelOwner, joined = runOwned(c)
+	return c, peer, cancelOwner, joined
+}
+
+func TestCancelledReaderClosesWithGoingAwayAndTheClosingHandshake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cn, sn := net.Pipe()
+		client, server := newConn(testConfig(cn, proto.Client)), newConn(testConfig(sn, proto.Server))
+		cancelClient, clientJoined := runOwned(client)
+		_, serverJoined := runOwned(server)
+		received := make(chan error, 1)
+		go func() {
+			_, err := server.Receive(context.Background())
+			received <- err
+		}()
+		synctest.Wait()
+		start := time.Now()
+		cancelClient()
+		assert.Equal(t, CloseReason{Code: GoingAway, Name: "GOING_AWAY"}, closedReason(t, <-received))
+		assert.NoError(t, <-clientJoined)
+		assert.NoError(t, <-serverJoined)
+		assert.Zero(t, time.Since(start), "the handshake waited for no timeout")
+		assert.Equal(t, GoingAway, client.CloseReason().Code, "the server's answer")
+		closedReason(t, client.SendText(context.Background(), "x"))
+	})
+}
+
+func TestCancelledReaderWithASilentPeerAbortsAfterDisconnectTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, peer, cancelOwner, joined := ownedRaw(t, proto.Server)
+		start := time.Now()
+		cancelOwner()
+		code, reason := peer.expectClose()
+		assert.Equal(t, proto.GoingAway, code)
+		assert.Equal(t, shutdownReason, reason)
+		// No answer: the reader gives up when DisconnectTimeout passes.
+		assert.NoError(t, <-joined)
+		assert.Equal(t, testDisconnectTimeout, time.Since(start))
+		assert.Equal(t, AbnormalClosure, c.CloseReason().Code)
+		peer.expectEOF()
+	})
+}
+
+func TestCloseRacingTheCancellationOfTheReaderSendsOneCloseFrame(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, peer, cancelOwner, joined := ownedRaw(t, proto.Server)
+		closed := make(chan error, 1)
+		go func() { closed <- c.Close(NormalClosure, "") }()
+		cancelOwner()
+		code, _ := peer.expectClose()
+		assert.Contains(t, []proto.CloseCode{proto.NormalClosure, proto.GoingAway}, code)
+		peer.closeFrame(code, "")
+		peer.expectEOF() // a second Close frame would be read here
+		require.NoError(t, <-closed)
+		assert.NoError(t, c.Close(InternalError, "again"))
+		assert.NoError(t, <-joined)
+		assert.Equal(t, StatusCode(code), c.CloseReason().Code)
+	})
+}
+
+func TestCancelledReaderSendsItsCloseFrameAfterTheFrameBeingWritten(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, peer, cancelOwner, joined := ownedRaw(t, proto.Server)
+		big := make([]byte, 64<<10)
+		sent := make(chan error, 1)
+		go func() { sent <- c.SendBinary(context.Background(), big) }()
+		synctest.Wait() // the Send is blocked on the pipe, holding the frame lock
+		cancelOwner()
+		synctest.Wait()
+		h, payload := peer.readFrame()
+		assert.Equal(t, proto.OpBinary, h.Op)
+		assert.Len(t, payload, len(big))
+		code, _ := peer.expectClose() // sent by the Send as it lets the frame lock go
+		assert.Equal(t, proto.GoingAway, code)
+		require.NoError(t, <-sent)
+		peer.closeFrame(code, "")
+		peer.expectEOF()
+		assert.NoError(t, <-joined)
+		assert.Equal(t, GoingAway, c.CloseReason().Code)
+	})
+}
+
+func TestCancelledReaderBlockedOnAFullQueueDropsTheMessagesAndCloses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, peer, cancelOwner, joined := ownedRaw(t, proto.Client)
+		// The queue holds one message: the reader waits with the second.
+		peer.frame(true, proto.OpText, []byte("one"))
+		peer.frame(true, proto.OpText, []byte("two"))
+		synctest.Wait()
+		cancelOwner()
+		code, reason := peer.expectClose()
+		assert.Equal(t, proto.GoingAway, code)
+		assert.Empty(t, reason)
+		peer.closeFrame(code, "")
+		require.NoError(t, peer.nc.Close()) // a server closes TCP after the handshake
+		assert.NoError(t, <-joined)
+		_, err := c.Receive(context.Background())
+		assert.Equal(t, GoingAway, closedReason(t, err).Code, "queued messages are dropped")
+	})
 }

@@ -42,9 +42,11 @@ var connSeq [proto.Server + 1]atomic.Uint64
 //
 // Every connection has one reader task, started by whoever opened it (Open, Connect, the
 // server) in a nursery: it reads frames, answers pings, queues messages for Receive and
-// Reader, and carries out the closing handshake. Receive, Reader, Send, Writer, Ping, Pong
-// and Close may be called from any number of goroutines; sends are written in the order
-// they started waiting (FIFO).
+// Reader, and carries out the closing handshake. Cancelling that nursery closes the
+// connection as Close(GoingAway) would, without dropping it: the reader ends once the
+// closing handshake is over, within DisconnectTimeout. Receive, Reader, Send, Writer, Ping,
+// Pong and Close may be called from any number of goroutines; sends are written in the
+// order they started waiting (FIFO).
 //
 // Cancelling the ctx of a Receive or of a Reader never harms the connection. Cancelling the
 // ctx of a Send while it waits its turn just returns the ctx's error; cancelling it while
@@ -92,6 +94,7 @@ type Conn struct {
 	bufs          net.Buffers                    // guarded by frameLock
 	sentClose     atomic.Bool                    // a Close frame was sent: no more frames
 	pongPending   atomic.Bool                    // pong holds a payload to send
+	awayPending   atomic.Bool                    // goAway's Close frame is to be sent
 	pongMu        sync.Mutex                     // guards pong, pongLen
 	pong          [125]byte
 	pongLen       int
@@ -116,6 +119,8 @@ type Conn struct {
 	cause       error // for ClosedError: what ended the connection abnormally
 	closeResult error // what Close returns
 	doneCh      chan struct{}
+
+	away sync.WaitGroup // goAway's callback (see run), which run joins
 }
 
 // newConn returns a connection over cfg.netConn, whose opening handshake is done. Its
@@ -164,7 +169,7 @@ func newConn(cfg connConfig) *Conn {
 		if cfg.role == proto.Server {
 			ours, theirs = theirs, ours
 		}
-		c.comp = deflate.NewCompressor(cfg.deflateConfig.Level, ours)
+		c.comp = deflate.NewCompressor(p.CompressionLevel(cfg.role, cfg.deflateConfig.Level), ours)
 		c.compTakeover = !ours
 		c.decomp = deflate.NewDecompressor(theirs)
 		rcfg.Inflater = c.decomp
@@ -212,12 +217,27 @@ func (c *Conn) done() <-chan struct{} { return c.doneCh }
 // a clean or a local close, a *ClosedError wrapping the cause after an abnormal one (the
 // peer's protocol violation, or the TCP connection lost without a close handshake).
 //
-// Cancelling ctx means the owner is gone: run closes the TCP connection at once and
-// returns nil, so that no nursery waits on a connection.
+// Cancelling ctx means the owner is gone, and closes the connection gracefully, as
+// Close(GoingAway) would (see goAway): the Close frame goes out unless a close was begun
+// already, and run goes on reading until the peer's Close frame arrives or
+// DisconnectTimeout passes (then the TCP connection is closed, AbnormalClosure); either
+// way that is a local close. A cancelled nursery thus joins its connections within
+// DisconnectTimeout (with DisconnectTimeout Unlimited, it waits for the peer), and the
+// peer sees 1001, not a dropped connection.
 func (c *Conn) run(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
-	err := c.readLoop(ctx)
-	stop()
+	// goAway runs as a context.AfterFunc callback, not a task: it never waits for a lock,
+	// and a Close frame it writes is bounded by DisconnectTimeout; run joins it.
+	c.away.Add(1)
+	stop := context.AfterFunc(ctx, func() {
+		defer c.away.Done()
+		c.goAway()
+	})
+	err := c.readLoop()
+	c.nc.Close() // ends a Close frame goAway may still be writing
+	if stop() {
+		c.away.Done() // goAway will not run
+	}
+	c.away.Wait()
 	return c.finish(ctx, err)
 }
 
@@ -229,7 +249,10 @@ func (c *Conn) run(ctx context.Context) error {
 // ReadBufferSize buffer goes back to a pool. A read that fills its buffer means data is
 // streaming in, and the next one uses the large buffer. A request/response exchange of
 // small messages thus never touches the large buffer at all.
-func (c *Conn) readLoop(ctx context.Context) error {
+//
+// Nothing it waits for watches a ctx: the owner's cancellation reaches it as a close (see
+// run), which releases every wait and bounds the reads by DisconnectTimeout.
+func (c *Conn) readLoop() error {
 	pending := c.buffered
 	c.buffered = nil
 	var large []byte // nil while idle
@@ -264,12 +287,12 @@ func (c *Conn) readLoop(ctx context.Context) error {
 			ev, n, err := c.rd.Next(src)
 			src = src[n:]
 			if err != nil {
-				return c.failProtocol(ctx, err)
+				return c.failProtocol(err)
 			}
 			if ev.Kind == proto.EventNone {
 				break
 			}
-			if stop, err := c.handle(ctx, buf, ev); stop || err != nil {
+			if stop, err := c.handle(buf, ev); stop || err != nil {
 				return err
 			}
 		}
@@ -309,16 +332,16 @@ func (c *Conn) putReadBuf() {
 }
 
 // handle acts on one event. stop reports that the connection is done reading.
-func (c *Conn) handle(ctx context.Context, buf []byte, ev proto.Event) (stop bool, err error) {
+func (c *Conn) handle(buf []byte, ev proto.Event) (stop bool, err error) {
 	switch ev.Kind {
 	case proto.EventData:
-		return false, c.onData(ctx, buf, ev)
+		c.onData(buf, ev)
 	case proto.EventPing:
 		c.onPing(ev.Data)
 	case proto.EventPong:
 		c.onPong(ev.Data)
 	case proto.EventClose:
-		return true, c.onClose(ctx, buf, ev)
+		return true, c.onClose(buf, ev)
 	}
 	return false, nil
 }

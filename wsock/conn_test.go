@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
 
@@ -97,33 +96,6 @@ func TestW44AbruptTCPLossOverTCP(t *testing.T) {
 		assert.Equal(t, AbnormalClosure, closedReason(t, <-received).Code)
 		assert.Error(t, <-p.clientRun)
 		assert.Equal(t, AbnormalClosure, p.client.CloseReason().Code)
-	})
-}
-
-func TestRunCancelledClosesConnectionAndReturnsNil(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		cn, sn := net.Pipe()
-		client, server := newConn(testConfig(cn, proto.Client)), newConn(testConfig(sn, proto.Server))
-		results := make(chan error, 2)
-		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-			runIn(n, client, results)
-			runIn(n, server, results)
-			received := make(chan error, 1)
-			go func() {
-				_, err := server.Receive(context.Background())
-				received <- err
-			}()
-			synctest.Wait()
-			n.Scope().Cancel("owner gone")
-			assert.Equal(t, AbnormalClosure, closedReason(t, <-received).Code)
-			return nil
-		})
-		require.NoError(t, err)
-		assert.NoError(t, <-results)
-		assert.NoError(t, <-results)
-		<-client.done()
-		assert.Equal(t, AbnormalClosure, client.CloseReason().Code)
-		closedReason(t, client.SendText(context.Background(), "x"))
 	})
 }
 

@@ -71,7 +71,11 @@ func (e *handshakeFailed) Unwrap() []error { return []error{ErrHandshake, e.err}
 // When body returns, Open closes the connection: 1000 (NormalClosure) if body
 // returned nil, 1001 (GoingAway) if it returned a cancellation error, 1011
 // (InternalError) for any other error or a panic, and waits for the closing
-// handshake up to opts.DisconnectTimeout. It returns body's error as it is;
+// handshake up to opts.DisconnectTimeout. If ctx is cancelled, the connection
+// starts closing with 1001 at once, even while body runs (body's sends then
+// fail with *ClosedError), whatever body returns: the peer sees 1001, not a
+// dropped connection, and Open returns once the closing handshake is over or
+// DisconnectTimeout has passed. It returns body's error as it is;
 // when body succeeded, ErrDisconnectTimeout if the closing handshake timed
 // out, or else the error the connection's reader ended with (an abnormal
 // closure), or nil.
@@ -94,7 +98,12 @@ func Open(ctx context.Context, url string, opts *DialOptions, body func(ctx cont
 		}()
 		bodyErr = body(ctx, c)
 		returned = true
-		closeErr = c.Close(closeCodeFor(bodyErr))
+		code, reason := closeCodeFor(bodyErr)
+		if ctx.Err() != nil {
+			// The reader is closing with 1001 already (Conn.run): say the same.
+			code, reason = GoingAway, ""
+		}
+		closeErr = c.Close(code, reason)
 		return nil
 	})
 	switch {
@@ -122,10 +131,11 @@ func closeCodeFor(err error) (StatusCode, string) {
 // Connect connects to the WebSocket server at url and returns the open
 // connection, whose reader runs as a task of n (trio-websocket's
 // connect_websocket_url). The caller owns the connection: close it before n's
-// body returns, or n waits for it; cancelling n drops it abruptly. Timeouts
-// and errors are those of Open. Abnormal closures are logged at Debug level
-// and reported by the connection itself (CloseReason, *ClosedError), never
-// as failures of n.
+// body returns, or n waits for it. Cancelling n closes it gracefully: 1001
+// (GoingAway) and the closing handshake, bounded by DisconnectTimeout, so n
+// joins it within that time. Timeouts and errors are those of Open. Abnormal
+// closures are logged at Debug level and reported by the connection itself
+// (CloseReason, *ClosedError), never as failures of n.
 func Connect(ctx context.Context, n *nursery.Nursery, url string, opts *DialOptions) (*Conn, error) {
 	return connectURL(ctx, n, url, opts, nil)
 }

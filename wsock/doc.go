@@ -51,8 +51,11 @@
 // peer can hold: ConnectTimeout bounds connecting and the opening handshake
 // (ErrConnectTimeout; on a server, the time a client has to send its
 // handshake), and DisconnectTimeout bounds each closing handshake
-// (ErrDisconnectTimeout). Both default to 60 s. Everything else is bounded by
-// the caller, with ctx or a cancel scope around the calls:
+// (ErrDisconnectTimeout). Both default to 60 s. Cancelling the owner of a
+// connection (the ctx of Open, the nursery given to Connect, a handler
+// nursery) closes it gracefully too: 1001 (GoingAway) and a closing handshake
+// bounded by DisconnectTimeout, never a dropped socket. Everything else is
+// bounded by the caller, with ctx or a cancel scope around the calls:
 //
 //	err := cancel.FailAfter(ctx, 15*time.Second, func(ctx context.Context) error {
 //		if err := c.SendText(ctx, "question"); err != nil {

@@ -128,9 +128,11 @@ type ServerOptions struct {
 	// connection tasks in (trio-websocket's handler_nursery): a handler's
 	// error or panic is then that task's failure, and so cancels the
 	// nursery, instead of being logged. The connection is still closed with
-	// 1011 first. It must outlive Serve, which still waits for the
-	// connections it started before returning. HTTPHandler does not use it:
-	// net/http owns the goroutine there.
+	// 1011 first; the nursery's other connections are then closed with 1001
+	// (GoingAway) and their closing handshakes awaited, each bounded by
+	// DisconnectTimeout, as in a drain. It must outlive Serve, which still
+	// waits for the connections it started before returning. HTTPHandler
+	// does not use it: net/http owns the goroutine there.
 	HandlerNursery *nursery.Nursery
 }
 

@@ -108,5 +108,5 @@ func (c *Conn) onPing(payload []byte) {
 	c.pongLen = copy(c.pong[:], payload)
 	c.pongPending.Store(true)
 	c.pongMu.Unlock()
-	c.flushPong()
+	c.flushPending()
 }

@@ -131,7 +131,7 @@ func (c *Conn) isDropped() bool {
 }
 
 // onData handles a chunk of a data message. buf is the read buffer the chunk may alias.
-func (c *Conn) onData(ctx context.Context, buf []byte, ev proto.Event) error {
+func (c *Conn) onData(buf []byte, ev proto.Event) {
 	c.frameLeft = ev.FrameRemaining
 	m := &c.cur
 	if ev.First {
@@ -141,30 +141,26 @@ func (c *Conn) onData(ctx context.Context, buf []byte, ev proto.Event) error {
 		if ev.Final {
 			c.endMessage(nil)
 		}
-		return nil
+		return
 	}
 	if m.st == nil && !ev.Final && c.streamWaiters.Load() > 0 {
 		c.offerStream()
 		if m.st != nil && len(m.data) > 0 {
 			data := m.data
 			m.data = nil
-			if err := c.streamTo(ctx, data); err != nil {
-				return err
-			}
+			c.streamTo(data)
 			if m.drop {
-				return nil
+				return
 			}
 		}
 	}
 	switch {
 	case m.st != nil:
-		if err := c.streamTo(ctx, ev.Data); err != nil {
-			return err
-		}
+		c.streamTo(ev.Data)
 		if ev.Final {
 			c.endMessage(nil)
 		}
-		return nil
+		return
 	case ev.First && ev.Final:
 		data := ev.Data
 		if aliases(data, buf) {
@@ -173,7 +169,8 @@ func (c *Conn) onData(ctx context.Context, buf []byte, ev proto.Event) error {
 		}
 		msg := Message{Type: m.typ, Data: data}
 		c.endMessage(nil)
-		return c.deliver(ctx, msg)
+		c.deliver(msg)
+		return
 	}
 	if m.data == nil {
 		// The frame's announced size is allocated up to maxPrealloc: beyond it, the buffer
@@ -187,12 +184,12 @@ func (c *Conn) onData(ctx context.Context, buf []byte, ev proto.Event) error {
 		m.data = append(m.data, ev.Data...)
 	}
 	if !ev.Final {
-		return nil
+		return
 	}
 	// Capped: the spare capacity may hold bytes readLoop has yet to parse.
 	msg := Message{Type: m.typ, Data: m.data[:len(m.data):len(m.data)]}
 	c.endMessage(nil)
-	return c.deliver(ctx, msg)
+	c.deliver(msg)
 }
 
 // directRegion returns where readLoop can read the rest of the current frame straight
@@ -222,23 +219,19 @@ func aliases(b, buf []byte) bool {
 }
 
 // deliver queues a whole message, waiting for room. A message arriving after Close is
-// dropped.
-func (c *Conn) deliver(ctx context.Context, msg Message) error {
+// dropped, and Close (or the owner's cancellation, which closes) ends the wait.
+func (c *Conn) deliver(msg Message) {
 	if c.isDropped() {
-		return nil
+		return
 	}
 	select {
 	case c.msgs <- msg:
-		return nil
+		return
 	default:
 	}
 	select {
 	case c.msgs <- msg:
-		return nil
 	case <-c.dropped:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
@@ -266,7 +259,7 @@ func (c *Conn) offerStream() {
 // streamTo hands chunk to the Reader of the current message and waits until it has all
 // been read: chunk aliases the read buffer. If the Reader gives up, or Close drops
 // messages, the rest of the message is discarded.
-func (c *Conn) streamTo(ctx context.Context, chunk []byte) error {
+func (c *Conn) streamTo(chunk []byte) {
 	m := &c.cur
 	s := m.st
 	for len(chunk) > 0 {
@@ -275,16 +268,13 @@ func (c *Conn) streamTo(ctx context.Context, chunk []byte) error {
 			chunk = chunk[<-s.consumed:]
 		case <-s.abandon:
 			m.st, m.drop = nil, true
-			return nil
+			return
 		case <-c.dropped:
 			s.finish(c.closedErr())
 			m.st, m.drop = nil, true
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+			return
 		}
 	}
-	return nil
 }
 
 // endMessage ends the current message: a stream in progress ends with err (nil once the

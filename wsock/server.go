@@ -346,6 +346,8 @@ func writeError(nc net.Conn, status int, h http.Header, msg string) {
 // scope (which a shutdown cancels) and closes the connection when the
 // handler returns. With a handler nursery the handler's error (or panic) is
 // returned (or goes on); otherwise it is logged and serveConn returns nil.
+// When ctx is cancelled (a failure in the handler nursery), the connection's
+// reader closes it with 1001, as a drain would.
 func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) error {
 	var herr error
 	_ = nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
@@ -353,7 +355,7 @@ func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) err
 		returned := false
 		defer func() {
 			if !returned { // the handler panicked into the handler nursery
-				s.finish(r, errHandlerPanicked)
+				s.finish(r, errHandlerPanicked, ctx.Err() != nil)
 			}
 		}()
 		_ = r.scope.Run(ctx, func(ctx context.Context) error {
@@ -372,7 +374,7 @@ func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) err
 			return nil
 		})
 		returned = true
-		s.finish(r, herr)
+		s.finish(r, herr, ctx.Err() != nil)
 		return nil
 	})
 	if s.opts.HandlerNursery != nil && !errors.Is(herr, errHandlerPanicked) && !cancel.IsCancellation(herr) {
@@ -398,9 +400,12 @@ func (s *serverConfig) callHandler(ctx context.Context, r *Request, h Handler) (
 
 // finish closes r's connection after its handler returned herr: the closing
 // handshake for an accepted one, a 500 (503 while shutting down) for a
-// request left unanswered.
-func (s *serverConfig) finish(r *Request, herr error) {
+// request left unanswered. ownerGone reports that the connection's nursery is
+// cancelled: its reader is closing the connection with 1001 already, and
+// finish says the same rather than racing it with another code.
+func (s *serverConfig) finish(r *Request, herr error, ownerGone bool) {
 	state, c, draining := r.outcome()
+	draining = draining || ownerGone
 	failedHandler := herr != nil && !cancel.IsCancellation(herr)
 	if failedHandler && !errors.Is(herr, errHandlerPanicked) && s.opts.HandlerNursery == nil {
 		s.log.Error("wsock: handler failed", "remote", r.RemoteAddr().String(), "path", r.Path(), "err", herr)
@@ -409,7 +414,7 @@ func (s *serverConfig) finish(r *Request, herr error) {
 	case reqAccepted:
 		code, reason := NormalClosure, ""
 		switch {
-		case failedHandler:
+		case failedHandler && !ownerGone:
 			code, reason = InternalError, "internal error"
 		case draining || herr != nil:
 			code, reason = GoingAway, shutdownReason

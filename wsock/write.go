@@ -21,6 +21,7 @@ import (
 // The reader never waits for frameLock to answer a ping, since it would stop reading while
 // a large write is blocked on a peer that is itself waiting for us to read: it leaves the
 // pong in c.pong, and whoever holds frameLock sends it before letting go (unlockFrame).
+// goAway leaves its Close frame the same way (c.awayPending).
 
 const (
 	// smallBuf is the size of the pooled buffers frames up to about 4 KiB are assembled
@@ -256,32 +257,38 @@ func (c *Conn) lockFrame(ctx context.Context, data bool) error {
 	return nil
 }
 
-// unlockFrame lets the next frame go, after sending the pong the reader left, if any.
+// unlockFrame lets the next frame go, after sending the pong the reader left and the
+// Close frame goAway left, if any.
 func (c *Conn) unlockFrame() {
 	<-c.frameLock
-	if c.pongPending.Load() {
-		c.flushPong()
+	if c.pongPending.Load() || c.awayPending.Load() {
+		c.flushPending()
 	}
 }
 
-// flushPong sends the pending pong if frameLock is free; otherwise its holder will, in
-// unlockFrame. Whoever leaves a pong checks for it after the holder's check could have
-// missed it, so a pong is never stranded.
-func (c *Conn) flushPong() {
-	for c.pongPending.Load() {
+// flushPending sends the pending pong, then goAway's pending Close frame, if frameLock is
+// free; otherwise its holder will, in unlockFrame. Whoever leaves a frame pending checks
+// for it after the holder's check could have missed it, so no frame is ever stranded.
+func (c *Conn) flushPending() {
+	for c.pongPending.Load() || c.awayPending.Load() {
 		select {
 		case c.frameLock <- struct{}{}:
 		default:
 			return
 		}
+		ctx := context.Background()
 		c.pongMu.Lock()
 		n := copy(c.ctrlPayload[:], c.pong[:c.pongLen])
 		pending := c.pongPending.Swap(false)
 		c.pongMu.Unlock()
 		if pending && !c.sentClose.Load() {
-			ctx := context.Background()
 			if wrote, err := c.writeFrameLocked(ctx, true, proto.OpPong, false, c.ctrlPayload[:n]); err != nil {
 				c.writeFailed(ctx, wrote, err)
+			}
+		}
+		if c.awayPending.Swap(false) {
+			if err := c.writeCloseLocked(ctx, proto.CloseCode(GoingAway), c.awayReason()); err != nil {
+				c.abort(err, true)
 			}
 		}
 		<-c.frameLock

@@ -158,7 +158,7 @@ func clientSession(answer string, offers []pmdOffer) (*pmdSession, error) {
 	if !fitsOne {
 		return nil, fmt.Errorf("server's answer %q accepts none of the offers %q", answer, offerHeader(offers))
 	}
-	return newPMDSession(answer, p.clientNoContextTakeover, p.clientMaxWindowBits, p.serverNoContextTakeover), nil
+	return newPMDSession(answer, p.clientNoContextTakeover, p.clientMaxWindowBits, p.serverNoContextTakeover, p.serverMaxWindowBits), nil
 }
 
 // serverSession answers the client's offers with the first accept rule that fits one of
@@ -179,7 +179,7 @@ func serverSession(offer string, accepts []pmdAccept) (*pmdSession, string, erro
 		for _, o := range offers {
 			if a.fits(o) {
 				answer := a.response(o)
-				return newPMDSession(answer, o.requestNoContextTakeover, o.requestMaxWindowBits, a.requestNoContextTakeover), answer, nil
+				return newPMDSession(answer, o.requestNoContextTakeover, o.requestMaxWindowBits, a.requestNoContextTakeover, a.requestMaxWindowBits), answer, nil
 			}
 		}
 	}
@@ -196,13 +196,19 @@ type pmdSession struct {
 	w                 *flate.Writer
 
 	peerNoContextTakeover bool   // the peer must start afresh: decode without history
+	peerWindow            int    // the farthest back the peer may refer, 2^max_window_bits
 	history               []byte // the peer's last 32 KiB, the window its next message may refer to
 }
 
-// newPMDSession sets up a session. A window below 15 bits, which compress/flate cannot
+// newPMDSession sets up a session: maxWindowBits limits our window, peerMaxWindowBits the
+// peer's (0 means absent, 15). A window below 15 bits, which compress/flate cannot
 // produce, is honoured with Huffman-only blocks, which refer to no earlier data at all.
-func newPMDSession(negotiated string, noContextTakeover bool, maxWindowBits int, peerNoContextTakeover bool) *pmdSession {
-	s := &pmdSession{negotiated: negotiated, noContextTakeover: noContextTakeover, peerNoContextTakeover: peerNoContextTakeover}
+func newPMDSession(negotiated string, noContextTakeover bool, maxWindowBits int, peerNoContextTakeover bool, peerMaxWindowBits int) *pmdSession {
+	s := &pmdSession{negotiated: negotiated, noContextTakeover: noContextTakeover, peerNoContextTakeover: peerNoContextTakeover,
+		peerWindow: 1 << 15}
+	if peerMaxWindowBits > 0 {
+		s.peerWindow = 1 << peerMaxWindowBits
+	}
 	level := flate.DefaultCompression
 	if maxWindowBits > 0 && maxWindowBits < 15 {
 		level = flate.HuffmanOnly
@@ -222,8 +228,19 @@ func (s *pmdSession) compress(msg []byte) []byte {
 	return bytes.TrimSuffix(bytes.Clone(s.out.Bytes()), []byte{0, 0, 0xff, 0xff})
 }
 
-// decompress inflates a compressed message of the peer (RFC 7692 §7.2.2).
+// decompress inflates a compressed message of the peer (RFC 7692 §7.2.2). When the peer's
+// window is below 32 KiB, it first checks that no back-reference reaches beyond it.
 func (s *pmdSession) decompress(data []byte) ([]byte, error) {
+	if s.peerWindow < 1<<15 {
+		farthest, _, err := scanDeflate(data)
+		if err != nil {
+			return nil, err
+		}
+		if farthest > s.peerWindow {
+			return nil, fmt.Errorf("a back-reference reaches %d bytes back, beyond the peer's window of %d bytes (%s)",
+				farthest, s.peerWindow, s.negotiated)
+		}
+	}
 	in := append(bytes.Clone(data), 0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff) // tail, then an empty final block
 	var dict []byte
 	if !s.peerNoContextTakeover {

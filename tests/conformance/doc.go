@@ -14,7 +14,8 @@
 // of sections 1–7, 9, 10, 12 and 13 has a scenario. Each case gets a verdict as Autobahn
 // gives it (OK, NON-STRICT, INFORMATIONAL, UNIMPLEMENTED or FAILED) from the events the
 // fuzzer recorded, who started the closing handshake, whether it completed, the close code
-// and who closed TCP. A FAILED case fails its test; the others are summed up in a table in
+// and who closed TCP. A FAILED case fails its test, and so does an UNIMPLEMENTED one
+// (wsock implements every compression parameter); the others are summed up in a table in
 // the test log. Pauses in Autobahn's scripts are replaced by waits for the event they give
 // the peer time to produce, so the suite runs in seconds.
 //
@@ -29,5 +30,6 @@
 // or on failure).
 //
 // The fuzzer shares no code with wsock: its frame codec, handshakes and permessage-deflate
-// (compress/flate) are its own, so a bug in wsock's engine cannot hide itself.
+// (compress/flate, and its own DEFLATE block walker that holds a peer to a negotiated
+// window below 32 KiB) are its own, so a bug in wsock's engine cannot hide itself.
 package conformance
