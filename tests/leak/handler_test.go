@@ -170,7 +170,7 @@ var errHandler = errors.New("the handler failed")
 // and with it the server. It returns the server nursery's error, how each
 // client's connection closed (from Receive, or from Open when its reader
 // ended abnormally) and how the failing one closed.
-func handlerNurseryFailure(t *testing.T, clients int) (serveErr error, codes []wsock.StatusCode, failedCode wsock.StatusCode) {
+func handlerNurseryFailure(t *testing.T, clients int) (codes []wsock.StatusCode, failedCode wsock.StatusCode, serveErr error) {
 	codes = make([]wsock.StatusCode, clients)
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 		urls := make(chan string, 1)
@@ -235,13 +235,13 @@ func handlerNurseryFailure(t *testing.T, clients int) (serveErr error, codes []w
 		})
 	})
 	require.NoError(t, err)
-	return serveErr, codes, failedCode
+	return codes, failedCode, serveErr
 }
 
 func TestAFailingHandlerInAHandlerNurseryTearsTheServerDown(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	scenario(t, func() {
-		serveErr, codes, failedCode := handlerNurseryFailure(t, 4)
+		codes, failedCode, serveErr := handlerNurseryFailure(t, 4)
 		assert.ErrorIs(t, serveErr, errHandler)
 		assert.Equal(t, wsock.InternalError, failedCode)
 		for i, code := range codes {
@@ -255,7 +255,7 @@ func TestAFailingHandlerInAHandlerNurseryTearsTheServerDown(t *testing.T) {
 func TestAFailingHandlerInAHandlerNurseryDrainsTheOtherConnections(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	scenario(t, func() {
-		serveErr, codes, _ := handlerNurseryFailure(t, 4)
+		codes, _, serveErr := handlerNurseryFailure(t, 4)
 		assert.ErrorIs(t, serveErr, errHandler)
 		for i, code := range codes {
 			assert.Equal(t, wsock.GoingAway, code, "client %d", i)
