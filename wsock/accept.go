@@ -150,20 +150,20 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 		return nil, fmt.Errorf("wsock: accept: %w", err)
 	}
 	c := newConn(connConfig{
-		netConn:           r.nc,
-		buffered:          r.buffered,
-		role:              proto.Server,
-		path:              r.Path(),
-		subprotocol:       opts.Subprotocol,
-		requestHeader:     r.hs.Header,
-		responseHeader:    responseHeader(r.hs.Key, opts.Subprotocol, extensions, opts.Header),
-		deflate:           params,
-		deflateConfig:     dcfg,
-		maxMessageSize:    lim.maxMessageSize,
-		queueSize:         lim.queueSize,
-		readBufferSize:    lim.readBufferSize,
-		disconnectTimeout: lim.disconnectTimeout,
-		logger:            lim.logger,
+		netConn:            r.nc,
+		buffered:           r.buffered,
+		role:               proto.Server,
+		path:               r.Path(),
+		subprotocol:        opts.Subprotocol,
+		requestHeader:      r.hs.Header,
+		makeResponseHeader: lazyResponseHeader(r.hs.Key, opts.Subprotocol, extensions, opts.Header),
+		deflate:            params,
+		deflateConfig:      dcfg,
+		maxMessageSize:     lim.maxMessageSize,
+		queueSize:          lim.queueSize,
+		readBufferSize:     lim.readBufferSize,
+		disconnectTimeout:  lim.disconnectTimeout,
+		logger:             lim.logger,
 	})
 	r.buffered = nil
 	startConn(r.n, c, lim, nil)
@@ -279,6 +279,13 @@ func interruptWriteOnCancel(ctx context.Context, nc net.Conn) (release func()) {
 		}
 		_ = nc.SetWriteDeadline(time.Time{})
 	}
+}
+
+// lazyResponseHeader returns a function that builds responseHeader's result, with extra
+// as it is now.
+func lazyResponseHeader(key, protocol, extensions string, extra http.Header) func() http.Header {
+	extra = extra.Clone()
+	return func() http.Header { return responseHeader(key, protocol, extensions, extra) }
 }
 
 // responseHeader is the header of the answer AppendAccept wrote, for

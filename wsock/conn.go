@@ -23,13 +23,14 @@ type connConfig struct {
 	path                          string // request target (path?query)
 	subprotocol                   string
 	requestHeader, responseHeader http.Header
-	deflate                       *deflate.Params // nil: permessage-deflate not negotiated
-	deflateConfig                 deflate.Config  // level, threshold
-	maxMessageSize                int64           // <= 0: unlimited
-	queueSize                     int             // MessageQueueSize (0 = rendezvous)
-	readBufferSize                int             // <= 0: DefaultReadBufferSize
-	disconnectTimeout             time.Duration   // <= 0: unbounded
-	logger                        *slog.Logger    // nil: slog.Default()
+	makeResponseHeader            func() http.Header // builds responseHeader on first use, if set
+	deflate                       *deflate.Params    // nil: permessage-deflate not negotiated
+	deflateConfig                 deflate.Config     // level, threshold
+	maxMessageSize                int64              // <= 0: unlimited
+	queueSize                     int                // MessageQueueSize (0 = rendezvous)
+	readBufferSize                int                // <= 0: DefaultReadBufferSize
+	disconnectTimeout             time.Duration      // <= 0: unbounded
+	logger                        *slog.Logger       // nil: slog.Default()
 }
 
 // smallRead is the size of the buffer an idle connection waits for data with.
@@ -58,6 +59,8 @@ type Conn struct {
 	name                          string
 	path, subprotocol             string
 	requestHeader, responseHeader http.Header
+	makeResponseHeader            func() http.Header // builds responseHeader, once
+	responseHeaderOnce            sync.Once
 	logger                        *slog.Logger
 	disconnectTimeout             time.Duration
 	readBufferSize                int
@@ -87,9 +90,8 @@ type Conn struct {
 	compTakeover  bool                // comp keeps its window between messages
 	deflateConfig deflate.Config
 	zbuf          []byte                         // compressed message; guarded by msgLock
-	ctrl          [proto.MaxHeaderLen + 125]byte // small frames; guarded by frameLock
+	ctrl          [proto.MaxHeaderLen + 125]byte // small frames, large frames' header; guarded by frameLock
 	ctrlPayload   [125]byte                      // control payloads; guarded by frameLock
-	hdr           [proto.MaxHeaderLen]byte       // large frames' header; guarded by frameLock
 	vec           [2][]byte                      // guarded by frameLock
 	bufs          net.Buffers                    // guarded by frameLock
 	sentClose     atomic.Bool                    // a Close frame was sent: no more frames
@@ -130,25 +132,26 @@ func newConn(cfg connConfig) *Conn {
 		panic("wsock: connConfig.role must be proto.Client or proto.Server")
 	}
 	c := &Conn{
-		nc:                cfg.netConn,
-		role:              cfg.role,
-		path:              cfg.path,
-		subprotocol:       cfg.subprotocol,
-		requestHeader:     cfg.requestHeader,
-		responseHeader:    cfg.responseHeader,
-		logger:            cfg.logger,
-		disconnectTimeout: cfg.disconnectTimeout,
-		readBufferSize:    cfg.readBufferSize,
-		buffered:          cfg.buffered,
-		deflateConfig:     cfg.deflateConfig,
-		msgs:              make(chan Message, max(cfg.queueSize, 0)),
-		streams:           make(chan *stream),
-		recvDone:          make(chan struct{}),
-		dropped:           make(chan struct{}),
-		msgLock:           make(chan struct{}, 1),
-		frameLock:         make(chan struct{}, 1),
-		closingCh:         make(chan struct{}),
-		doneCh:            make(chan struct{}),
+		nc:                 cfg.netConn,
+		role:               cfg.role,
+		path:               cfg.path,
+		subprotocol:        cfg.subprotocol,
+		requestHeader:      cfg.requestHeader,
+		responseHeader:     cfg.responseHeader,
+		makeResponseHeader: cfg.makeResponseHeader,
+		logger:             cfg.logger,
+		disconnectTimeout:  cfg.disconnectTimeout,
+		readBufferSize:     cfg.readBufferSize,
+		buffered:           cfg.buffered,
+		deflateConfig:      cfg.deflateConfig,
+		msgs:               make(chan Message, max(cfg.queueSize, 0)),
+		streams:            make(chan *stream),
+		recvDone:           make(chan struct{}),
+		dropped:            make(chan struct{}),
+		msgLock:            make(chan struct{}, 1),
+		frameLock:          make(chan struct{}, 1),
+		closingCh:          make(chan struct{}),
+		doneCh:             make(chan struct{}),
 	}
 	c.dl.nc = cfg.netConn
 	if c.logger == nil {
@@ -188,7 +191,14 @@ func (c *Conn) Path() string { return c.path }
 func (c *Conn) RequestHeader() http.Header { return c.requestHeader }
 
 // ResponseHeader returns the header of the opening handshake's response.
-func (c *Conn) ResponseHeader() http.Header { return c.responseHeader }
+func (c *Conn) ResponseHeader() http.Header {
+	if c.makeResponseHeader != nil {
+		// A server builds it on demand: few handlers look at it, and an idle connection
+		// should not hold a map for it.
+		c.responseHeaderOnce.Do(func() { c.responseHeader = c.makeResponseHeader() })
+	}
+	return c.responseHeader
+}
 
 // LocalAddr returns the local network address.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
@@ -402,11 +412,12 @@ func (c *Conn) finish(ctx context.Context, readErr error) error {
 // abnormal is the CloseReason of a connection that ended without a close handshake.
 func abnormal() *CloseReason { return newCloseReason(AbnormalClosure, "") }
 
-// drain empties ch without blocking.
+// drain empties ch without blocking; the messages are dropped.
 func drain(ch chan Message) {
 	for {
 		select {
-		case <-ch:
+		case m := <-ch:
+			m.Release()
 		default:
 			return
 		}

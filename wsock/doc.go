@@ -81,6 +81,14 @@
 // AllowedOrigins). ServerOptions.HTTPHandler mounts a handler in a net/http
 // mux instead.
 //
+// # Memory
+//
+// Each received Message's Data is the receiver's. A receiver that is done
+// with a message may give its buffer back with Message.Release, and the
+// connections reuse released buffers for the messages they receive: an echo
+// loop that releases what it received, once sent, receives and sends without
+// allocating.
+//
 // # Errors
 //
 // Opening fails with errors that match ErrHandshake: a *RejectedError when

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"slices"
 
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
@@ -18,10 +17,12 @@ import (
 //     partly received message starts (or while it is being buffered): the Reader gets the
 //     data as run decodes it, without the message ever being held whole.
 //
-// A message sent as one frame is allocated once, at its exact size: from its first chunk
-// on, the frame's announced length is known (up to maxPrealloc), and readLoop reads the
-// rest of the frame straight into the message, without going through the read buffer. A
-// decompressed message is handed over as the inflater allocated it.
+// A message sent as one frame gets its buffer once, at its size class (see
+// Message.Release): from its first chunk on, the frame's announced length is known (up to
+// maxPrealloc), and readLoop reads the rest of the frame straight into the message, without
+// going through the read buffer. Buffers come from the message pools, which
+// Message.Release fills, or are allocated. A decompressed message is handed over as the
+// inflater allocated it.
 
 const (
 	// maxPrealloc bounds the buffer allocated up front for a message from the length its
@@ -149,6 +150,7 @@ func (c *Conn) onData(buf []byte, ev proto.Event) {
 			data := m.data
 			m.data = nil
 			c.streamTo(data)
+			putMsgBuf(data) // copied out by the Reader, or abandoned
 			if m.drop {
 				return
 			}
@@ -164,7 +166,7 @@ func (c *Conn) onData(buf []byte, ev proto.Event) {
 	case ev.First && ev.Final:
 		data := ev.Data
 		if aliases(data, buf) {
-			data = make([]byte, len(ev.Data))
+			data = getMsgBuf(len(ev.Data))
 			copy(data, ev.Data)
 		}
 		msg := Message{Type: m.typ, Data: data}
@@ -176,20 +178,40 @@ func (c *Conn) onData(buf []byte, ev proto.Event) {
 		// The frame's announced size is allocated up to maxPrealloc: beyond it, the buffer
 		// grows with the data that actually arrives (directRegion), so that a header alone
 		// cannot make the connection hold much memory.
-		m.data = make([]byte, 0, min(int64(len(ev.Data))+ev.FrameRemaining, maxPrealloc))
+		m.data = getMsgBuf(int(min(int64(len(ev.Data))+ev.FrameRemaining, maxPrealloc)))[:0]
 	}
 	if n := len(m.data); len(ev.Data) > 0 && cap(m.data) > n && &m.data[:n+1][n] == &ev.Data[0] {
 		m.data = m.data[:n+len(ev.Data)] // read in place by readLoop (directRegion)
 	} else {
-		m.data = append(m.data, ev.Data...)
+		m.appendData(ev.Data)
 	}
 	if !ev.Final {
 		return
 	}
-	// Capped: the spare capacity may hold bytes readLoop has yet to parse.
-	msg := Message{Type: m.typ, Data: m.data[:len(m.data):len(m.data)]}
+	// Not capped: the spare capacity holds nothing, since readLoop reads no further than
+	// the end of the frame into it (directRegion), and Release needs the class size back.
+	msg := Message{Type: m.typ, Data: m.data}
+	m.data = nil
 	c.endMessage(nil)
 	c.deliver(msg)
+}
+
+// appendData appends chunk to the message's buffer, moving it to a buffer from the message
+// pools, at least twice as large, if it has no room.
+func (m *inMessage) appendData(chunk []byte) {
+	if cap(m.data)-len(m.data) >= len(chunk) {
+		m.data = append(m.data, chunk...)
+		return
+	}
+	m.grow(max(len(chunk), len(m.data)), chunk)
+}
+
+// grow moves the message to a buffer from the message pools with room for n more bytes,
+// appends chunk to it, and only then gives the old buffer back to the pools.
+func (m *inMessage) grow(n int, chunk []byte) {
+	old := m.data
+	m.data = append(append(getMsgBuf(len(old) + n)[:0], old...), chunk...)
+	putMsgBuf(old)
 }
 
 // directRegion returns where readLoop can read the rest of the current frame straight
@@ -204,7 +226,7 @@ func (c *Conn) directRegion() []byte {
 		return nil
 	}
 	if cap(m.data)-len(m.data) < minDirectRead {
-		m.data = slices.Grow(m.data, int(min(c.frameLeft, int64(max(len(m.data), minDirectRead)))))
+		m.grow(int(min(c.frameLeft, int64(max(len(m.data), minDirectRead)))), nil)
 	}
 	k := min(int64(cap(m.data)-len(m.data)), c.frameLeft)
 	return m.data[len(m.data) : len(m.data)+int(k)]
@@ -222,6 +244,7 @@ func aliases(b, buf []byte) bool {
 // dropped, and Close (or the owner's cancellation, which closes) ends the wait.
 func (c *Conn) deliver(msg Message) {
 	if c.isDropped() {
+		msg.Release()
 		return
 	}
 	select {
@@ -232,6 +255,7 @@ func (c *Conn) deliver(msg Message) {
 	select {
 	case c.msgs <- msg:
 	case <-c.dropped:
+		msg.Release()
 	}
 }
 

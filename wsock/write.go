@@ -355,7 +355,7 @@ func (c *Conn) writeWire(fin bool, op proto.Opcode, rsv1 bool, payload []byte) (
 	}
 	if !masked && len(payload) > smallBuf-proto.MaxHeaderLen {
 		// Header and payload in one writev, without copying the payload.
-		c.vec = [2][]byte{proto.AppendHeader(c.hdr[:0], h), payload}
+		c.vec = [2][]byte{proto.AppendHeader(c.ctrl[:0], h), payload}
 		c.bufs = c.vec[:]
 		n, err := c.bufs.WriteTo(c.nc)
 		c.vec = [2][]byte{}

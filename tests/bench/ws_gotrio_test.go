@@ -12,7 +12,8 @@ import (
 )
 
 // gotrio's wsock: Listen and Serve, Connect into a nursery, Receive and Send,
-// with the defaults except that compression (offered by default) is off, the
+// every received message given back with Message.Release once used (as gws
+// recycles its read buffers), with the defaults except that compression (offered by default) is off, the
 // disconnect timeout is 5 s instead of 60 s (so that a failure cannot stall
 // the benchmarks; it changes no steady-state cost) and logs are dropped.
 
@@ -60,10 +61,13 @@ func gotrioServe(h *handler) (string, func(), error) {
 					return err
 				}
 				if !echoes(path, m.Type == wsock.TextMessage) {
+					m.Release()
 					h.sunk()
 					continue
 				}
-				if err := c.Send(ctx, m.Type, m.Data); err != nil {
+				err = c.Send(ctx, m.Type, m.Data)
+				m.Release()
+				if err != nil {
 					return nil
 				}
 			}
@@ -123,7 +127,9 @@ func (g gotrioClient) echo(msg []byte, n int, lat []time.Duration) error {
 			return 0, err
 		}
 		m, err := g.c.Receive(ctx)
-		return len(m.Data), err
+		n := len(m.Data)
+		m.Release()
+		return n, err
 	})
 }
 
@@ -142,6 +148,7 @@ func (g gotrioClient) sync() error {
 	if err := g.c.Send(ctx, wsock.TextMessage, syncMsg); err != nil {
 		return err
 	}
-	_, err := g.c.Receive(ctx)
+	m, err := g.c.Receive(ctx)
+	m.Release()
 	return err
 }

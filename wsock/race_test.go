@@ -1,0 +1,5 @@
+//go:build race
+
+package wsock
+
+const raceEnabled = true
