@@ -438,3 +438,19 @@ func TestEffectiveDeadlineOfPlainContexts(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, at, d)
 }
+
+func TestB13CancelCalledBeforeRunSeesAPassedDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := cancel.New(cancel.WithDeadline(time.Now().Add(time.Second)))
+		assert.False(t, s.CancelCalled(), "deadline still ahead")
+		time.Sleep(2 * time.Second)
+		assert.True(t, s.CancelCalled(), "Trio's cancel_called is true once the deadline passed, entered or not")
+		require.NoError(t, s.Run(context.Background(), func(ctx context.Context) error {
+			var c *cancel.Cancelled
+			require.ErrorAs(t, context.Cause(ctx), &c)
+			assert.Equal(t, cancel.SourceDeadline, c.Source)
+			return cancel.Checkpoint(ctx)
+		}))
+		assert.True(t, s.CancelledCaught())
+	})
+}

@@ -233,11 +233,15 @@ func (s *Scope) parentCancelled() {
 }
 
 // CancelCalled reports whether the scope was cancelled, explicitly or by its
-// deadline (even if no checkpoint has looked yet). Cancellation that came
-// from an enclosing scope does not count.
+// deadline (even if no checkpoint has looked yet, and, as in Trio, even
+// before Run when an absolute deadline has already passed). Cancellation that
+// came from an enclosing scope does not count.
 func (s *Scope) CancelCalled() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.state == stateNew && !s.cancelCalled && s.hasDeadline && !time.Now().Before(s.deadline) {
+		s.fireLocked() // delivered when Run enters
+	}
 	s.expireLocked()
 	return s.cancelCalled
 }
