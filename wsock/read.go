@@ -65,12 +65,26 @@ func (c *Conn) Receive(ctx context.Context) (Message, error) {
 	case m := <-c.msgs:
 		return m, nil
 	case <-c.recvDone:
-		return c.lastMessage()
+		m, err := c.lastMessage()
+		return m, c.closedOrCancelled(ctx, err)
 	case <-c.dropped:
-		return Message{}, c.closedErr()
+		return Message{}, c.closedOrCancelled(ctx, c.closedErr())
 	case <-ctx.Done():
 		return Message{}, ctx.Err()
 	}
+}
+
+// closedOrCancelled prefers ctx's cancellation to err, a closure seen at the
+// same time: cancelling the ctx that owns a connection closes it (1001), and
+// a Receive under that ctx must report the cancellation that caused the
+// close, whichever of the two its select happened to see first.
+func (c *Conn) closedOrCancelled(ctx context.Context, err error) error {
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+	}
+	return err
 }
 
 // Reader returns the next message as a stream: if the message is still arriving, its data
@@ -100,10 +114,10 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	case <-c.recvDone:
 		var err error
 		if m, err = c.lastMessage(); err != nil {
-			return 0, nil, err
+			return 0, nil, c.closedOrCancelled(ctx, err)
 		}
 	case <-c.dropped:
-		return 0, nil, c.closedErr()
+		return 0, nil, c.closedOrCancelled(ctx, c.closedErr())
 	case <-ctx.Done():
 		return 0, nil, ctx.Err()
 	}
