@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -441,6 +442,7 @@ func TestCompressionIsNegotiatedBothWays(t *testing.T) {
 		{"both default", CompressionOptions{}, CompressionOptions{}, true},
 		{"with context takeover", CompressionOptions{ContextTakeover: true}, CompressionOptions{ContextTakeover: true}, true},
 		{"client takeover, server not", CompressionOptions{ContextTakeover: true}, CompressionOptions{}, true},
+		{"client keeps its full window", CompressionOptions{FullClientWindow: true}, CompressionOptions{}, true},
 		{"client disabled", CompressionOptions{Disabled: true}, CompressionOptions{}, false},
 		{"server disabled", CompressionOptions{}, CompressionOptions{Disabled: true}, false},
 	} {
@@ -616,4 +618,30 @@ func TestOptionsDefaultsAndUnlimited(t *testing.T) {
 
 	_, err := Listen("127.0.0.1:0", &ServerOptions{Compression: CompressionOptions{Level: 42}})
 	assert.ErrorContains(t, err, "compression level")
+}
+
+func TestFullClientWindowLeavesClientMaxWindowBitsOutOfTheOffer(t *testing.T) {
+	for _, tc := range []struct {
+		full  bool
+		offer string
+	}{
+		{false, "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits"},
+		{true, "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
+	} {
+		offered := make(chan string, 1)
+		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+			_, dial := servePipes(t, n, func(ctx context.Context, r *Request) error {
+				offered <- r.Header("Sec-WebSocket-Extensions")
+				return r.Reject(ctx, http.StatusForbidden, nil, nil)
+			}, nil)
+			defer n.Scope().Cancel("test over")
+			dial.Compression = CompressionOptions{FullClientWindow: tc.full}
+			err := Open(ctx, "ws://example.com/", dial, func(ctx context.Context, c *Conn) error { return nil })
+			var rej *RejectedError
+			assert.ErrorAs(t, err, &rej)
+			return nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, tc.offer, <-offered)
+	}
 }

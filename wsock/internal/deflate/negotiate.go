@@ -47,6 +47,11 @@ type Config struct {
 	// uncompressed (see Config.ShouldCompress). 0 means DefaultThreshold; a negative value
 	// compresses every message.
 	Threshold int
+	// FullClientWindow makes a client leave client_max_window_bits out of its offer, so no
+	// server can ask our compressor for a window below 32 KiB (which we honour with
+	// Huffman-only compression, see Params.CompressionLevel). Servers that want a small
+	// client window then decline the offer instead; others get full-window compression.
+	FullClientWindow bool
 }
 
 // ShouldCompress reports whether a message of size bytes is worth compressing under c's
@@ -113,14 +118,18 @@ func (p Params) String() string {
 }
 
 // Offer returns the Sec-WebSocket-Extensions value a client sends to offer permessage-deflate
-// with cfg. It always offers client_max_window_bits, without a value, so that a server that
-// wants the client's window smaller than 32 KiB accepts the offer instead of declining it;
-// see Params.CompressionLevel for what a smaller window costs.
+// with cfg. Unless cfg.FullClientWindow is set, it offers client_max_window_bits, without a
+// value, so that a server that wants the client's window smaller than 32 KiB accepts the
+// offer instead of declining it; see Params.CompressionLevel for what a smaller window costs.
 func Offer(cfg Config) string {
-	return Params{
+	offer := Params{
 		ServerNoContextTakeover: cfg.ServerNoContextTakeover,
 		ClientNoContextTakeover: cfg.ClientNoContextTakeover,
-	}.String() + "; client_max_window_bits"
+	}.String()
+	if cfg.FullClientWindow {
+		return offer
+	}
+	return offer + "; client_max_window_bits"
 }
 
 // ClientAccept validates the server's Sec-WebSocket-Extensions response to a client that sent
@@ -148,6 +157,10 @@ func ClientAccept(response string, cfg Config) (Params, error) {
 	o, err := parseParams(exts[0].params)
 	if err != nil {
 		return Params{}, fmt.Errorf("deflate: check extension response: %w", err)
+	}
+	if cfg.FullClientWindow && o.clientMaxWindowBits != 0 {
+		// RFC 7692 §7.1.2.2: not offered, so it must not be in the response.
+		return Params{}, errors.New("deflate: check extension response: client_max_window_bits was not offered")
 	}
 	if o.clientMaxWindowBits < 0 {
 		// RFC 7692 §7.1.2.2: a response must give the client's window size.

@@ -1,6 +1,7 @@
 package deflate
 
 import (
+	"github.com/gotrio/gotrio/wsock/internal/proto"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -311,4 +312,18 @@ func takeoverConfigs() []Config {
 		{ClientNoContextTakeover: true},
 		{ServerNoContextTakeover: true, ClientNoContextTakeover: true},
 	}
+}
+
+func TestFullClientWindowOffersNoClientWindowAndRefusesOne(t *testing.T) {
+	cfg := Config{FullClientWindow: true}
+	assert.Equal(t, "permessage-deflate", Offer(cfg))
+	assert.Contains(t, Offer(Config{}), "client_max_window_bits")
+
+	p, err := ClientAccept("permessage-deflate; server_max_window_bits=12", cfg)
+	require.NoError(t, err)
+	assert.Equal(t, 12, p.ServerMaxWindowBits)
+	assert.Equal(t, 9, p.CompressionLevel(proto.Client, 9), "our compressor keeps its full window")
+
+	_, err = ClientAccept("permessage-deflate; client_max_window_bits=12", cfg)
+	assert.ErrorContains(t, err, "not offered")
 }
