@@ -206,19 +206,28 @@ func TestReceiveCancellationKeepsConnectionAndMessages(t *testing.T) {
 	})
 }
 
+// readerResult is what a Reader call started by goReader returned.
+type readerResult struct {
+	typ MessageType
+	r   io.Reader
+	err error
+}
+
+// goReader calls c.Reader in a goroutine of the synctest bubble, so the test
+// can feed the peer's frames while Reader waits.
+func goReader(ctx context.Context, c *Conn) <-chan readerResult {
+	got := make(chan readerResult, 1)
+	go func() {
+		typ, r, err := c.Reader(ctx)
+		got <- readerResult{typ, r, err}
+	}()
+	return got
+}
+
 func TestReaderStreamsMessageAsItArrives(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		withRaw(t, proto.Server, nil, func(ctx context.Context, c *Conn, peer *rawPeer, run <-chan error) {
-			type result struct {
-				typ MessageType
-				r   io.Reader
-				err error
-			}
-			got := make(chan result, 1)
-			go func() {
-				typ, r, err := c.Reader(ctx)
-				got <- result{typ, r, err}
-			}()
+			got := goReader(ctx, c)
 			synctest.Wait()
 			peer.frame(false, proto.OpBinary, []byte("first part;"))
 			res := <-got
@@ -253,22 +262,11 @@ func TestReaderTakesOverAMessageAlreadyBeingBuffered(t *testing.T) {
 		withRaw(t, proto.Server, nil, func(ctx context.Context, c *Conn, peer *rawPeer, run <-chan error) {
 			peer.frame(false, proto.OpText, []byte("buffered;"))
 			synctest.Wait() // the chunk is buffered, as no Reader is waiting
-			typ, r, err := func() (MessageType, io.Reader, error) {
-				type result struct {
-					typ MessageType
-					r   io.Reader
-					err error
-				}
-				got := make(chan result, 1)
-				go func() {
-					typ, r, err := c.Reader(ctx)
-					got <- result{typ, r, err}
-				}()
-				synctest.Wait()
-				peer.frame(false, proto.OpContinuation, []byte("streamed;"))
-				res := <-got
-				return res.typ, res.r, res.err
-			}()
+			got := goReader(ctx, c)
+			synctest.Wait()
+			peer.frame(false, proto.OpContinuation, []byte("streamed;"))
+			res := <-got
+			typ, r, err := res.typ, res.r, res.err
 			require.NoError(t, err)
 			assert.Equal(t, TextMessage, typ)
 			done := make(chan []byte, 1)
