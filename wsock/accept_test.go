@@ -212,10 +212,10 @@ func TestOriginCheck(t *testing.T) {
 func TestHTTPHandlerServesWebSocketsInAServeMux(t *testing.T) {
 	logger, _ := captureLogger()
 	mux := http.NewServeMux()
-	mux.Handle("/ws", (&ServerOptions{Logger: logger}).HTTPHandler(func(ctx context.Context, r *Request) error {
+	mux.Handle("/ws", NewHTTPHandler(func(ctx context.Context, r *Request) error {
 		assert.Equal(t, "/ws?x=1", r.Path())
 		return echoHandler(ctx, r)
-	}))
+	}, &ServerOptions{Logger: logger}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "plain page") })
 	hs := httptest.NewServer(mux)
 	defer hs.Close()
@@ -253,7 +253,7 @@ func TestHTTPHandlerServesWebSocketsInAServeMux(t *testing.T) {
 }
 
 func TestHTTPHandlerAnswersUnsupportedVersionsWith426(t *testing.T) {
-	hs := httptest.NewServer((*ServerOptions)(nil).HTTPHandler(echoHandler))
+	hs := httptest.NewServer(NewHTTPHandler(echoHandler, nil))
 	defer hs.Close()
 	nc, err := net.Dial("tcp", hs.Listener.Addr().String())
 	require.NoError(t, err)
@@ -269,7 +269,7 @@ func TestHTTPHandlerClosesWithGoingAwayWhenTheRequestContextEnds(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	accepted := make(chan struct{})
-	hs := httptest.NewUnstartedServer((*ServerOptions)(nil).HTTPHandler(func(ctx context.Context, r *Request) error {
+	hs := httptest.NewUnstartedServer(NewHTTPHandler(func(ctx context.Context, r *Request) error {
 		c, err := r.Accept(ctx, nil)
 		if err != nil {
 			return err
@@ -278,7 +278,7 @@ func TestHTTPHandlerClosesWithGoingAwayWhenTheRequestContextEnds(t *testing.T) {
 		<-ctx.Done()
 		_ = c // closed with 1001 once the handler returns
 		return ctx.Err()
-	}))
+	}, nil))
 	hs.Config.BaseContext = func(net.Listener) context.Context { return ctx }
 	hs.Start()
 	defer hs.Close()
@@ -294,9 +294,9 @@ func TestHTTPHandlerClosesWithGoingAwayWhenTheRequestContextEnds(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-func TestHTTPHandlerPanicsWithoutAHandler(t *testing.T) {
-	assert.PanicsWithValue(t, "wsock: HTTPHandler with a nil Handler", func() {
-		(&ServerOptions{}).HTTPHandler(nil)
+func TestNewHTTPHandlerPanicsWithoutAHandler(t *testing.T) {
+	assert.PanicsWithValue(t, "wsock: NewHTTPHandler with a nil Handler", func() {
+		NewHTTPHandler(nil, nil)
 	})
 }
 

@@ -78,8 +78,9 @@
 // with 1011 and is logged; it never stops the server (unless
 // ServerOptions.HandlerNursery asks for it). Requests from other origins
 // than the server's own are refused by default (ServerOptions.CheckOrigin,
-// AllowedOrigins). ServerOptions.HTTPHandler mounts a handler in a net/http
-// mux instead.
+// AllowedOrigins). NewHTTPHandler mounts a handler in a net/http mux
+// instead; its Shutdown drains it the same way and joins its handlers, which
+// http.Server.Shutdown does not wait for.
 //
 // # Memory
 //
