@@ -220,10 +220,10 @@ func (r *Request) begin(state requestState) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
-	case r.state != reqPending:
-		return fmt.Errorf("request already %s", r.state)
 	case r.returned:
 		return errHandlerReturned
+	case r.state != reqPending:
+		return fmt.Errorf("request already %s", r.state)
 	}
 	r.state = state
 	if state == reqAccepting {

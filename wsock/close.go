@@ -215,7 +215,7 @@ func (c *Conn) closedErr() error {
 }
 
 // onClose handles the peer's Close frame: the reason becomes final, the Close frame is
-// answered, and the connection ends: at once for a server, once the server has closed the
+// answered with the same code and reason, and the connection ends: at once for a server, once the server has closed the
 // TCP connection (bounded by DisconnectTimeout) for a client.
 func (c *Conn) onClose(buf []byte, ev proto.Event) error {
 	c.mu.Lock()
@@ -230,7 +230,9 @@ func (c *Conn) onClose(buf []byte, ev proto.Event) error {
 		if code == proto.NoStatusReceived {
 			code = 0
 		}
-		if err := c.writeClose(context.Background(), code, ""); err != nil {
+		// Echo the peer's code and reason, as trio-websocket does: the reason
+		// is valid UTF-8 and fits, or the reader would have failed the frame.
+		if err := c.writeClose(context.Background(), code, ev.Reason); err != nil {
 			return nil // the connection is over either way
 		}
 	}
