@@ -137,7 +137,7 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 		return nil, err
 	}
 	if opts.Subprotocol != "" && !slices.Contains(r.hs.Protocols, opts.Subprotocol) {
-		return nil, fmt.Errorf("wsock: accept: subprotocol %q was not proposed by the client", opts.Subprotocol)
+		return nil, &opError{"accept", badOption(fmt.Sprintf("subprotocol %q was not proposed by the client", opts.Subprotocol))}
 	}
 	lim := r.srv.lim
 	dcfg := lim.compression.deflateConfig()
@@ -150,16 +150,16 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 	}
 	answer, err := handshake.AppendAccept(nil, r.hs.Key, opts.Subprotocol, extensions, opts.Header)
 	if err != nil {
-		return nil, fmt.Errorf("wsock: accept: %w", err)
+		return nil, &opError{"accept", badOptionFrom(err)}
 	}
 	if err := r.begin(reqAccepting); err != nil {
-		return nil, fmt.Errorf("wsock: accept: %w", err)
+		return nil, &opError{"accept", err}
 	}
 	if err := r.write(ctx, answer); err != nil {
 		if r.end(reqFailed, nil) {
-			return nil, fmt.Errorf("wsock: accept: the handler returned while the answer was written: %w", err)
+			err = fmt.Errorf("the handler returned while the answer was written: %w", err)
 		}
-		return nil, fmt.Errorf("wsock: accept: %w", err)
+		return nil, &opError{"accept", err}
 	}
 	c := newConn(connConfig{
 		netConn:            r.nc,
@@ -192,22 +192,22 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 // request is answered once.
 func (r *Request) Reject(ctx context.Context, status int, header http.Header, body []byte) error {
 	if status < 400 || status > 599 {
-		return fmt.Errorf("wsock: reject: status %d is not 400-599", status)
+		return &opError{"reject", badOption(fmt.Sprintf("status %d is not 400-599", status))}
 	}
 	if err := cancel.Checkpoint(ctx); err != nil {
 		return err
 	}
 	answer, err := handshake.AppendReject(nil, status, header, body)
 	if err != nil {
-		return fmt.Errorf("wsock: reject: %w", err)
+		return &opError{"reject", badOptionFrom(err)}
 	}
 	if err := r.begin(reqRejected); err != nil {
-		return fmt.Errorf("wsock: reject: %w", err)
+		return &opError{"reject", err}
 	}
 	err = r.write(ctx, answer)
 	_ = r.nc.Close()
 	if err != nil {
-		return fmt.Errorf("wsock: reject: %w", err)
+		return &opError{"reject", err}
 	}
 	return nil
 }

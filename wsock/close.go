@@ -10,8 +10,9 @@ import (
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
 
-// StatusCode is the status code of a close frame (RFC 6455 §7.4).
-type StatusCode uint16
+// StatusCode is the status code of a close frame (RFC 6455 §7.4): 0 to 65535 on the
+// wire. It is signed so that CloseStatus can return -1 for "no close status".
+type StatusCode int
 
 // Close status codes of the IANA "WebSocket Close Code Number Registry". NoStatusReceived,
 // AbnormalClosure and TLSHandshake are reported locally and never sent.
@@ -35,6 +36,9 @@ const (
 
 // String returns the code and its registry name, for example "1000 NORMAL_CLOSURE".
 func (s StatusCode) String() string {
+	if s < 0 || s > 0xFFFF {
+		return strconv.Itoa(int(s)) + " INVALID"
+	}
 	return strconv.Itoa(int(s)) + " " + proto.CloseCode(s).Name()
 }
 
@@ -93,6 +97,9 @@ func (c *Conn) CloseReason() *CloseReason {
 // 1016–2999, 5000 and up) or a reason longer than 123 bytes or not valid UTF-8 is an
 // error, and the connection is left as it was.
 func (c *Conn) Close(code StatusCode, reason string) error {
+	if code < 0 || code > 0xFFFF {
+		return fmt.Errorf("wsock: close %s: invalid status code %d", c.name, code)
+	}
 	var payload [125]byte
 	if _, err := proto.AppendClose(payload[:0], proto.CloseCode(code), reason); err != nil {
 		return fmt.Errorf("wsock: close %s: %w", c.name, err)

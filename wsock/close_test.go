@@ -26,9 +26,9 @@ func TestW41CloseHandshakeEndsWithPeersReason(t *testing.T) {
 			withPair(t, pairOptions{tcp: tcp}, func(ctx context.Context, p *pair) {
 				require.Nil(t, p.client.CloseReason(), "CloseReason while open")
 				require.NoError(t, p.client.Close(GoingAway, "bye"))
-				// The server answered with the code it got (it echoes it), and the
-				// client's final reason is that answer.
-				assert.Equal(t, CloseReason{Code: GoingAway, Name: "GOING_AWAY"}, *p.client.CloseReason())
+				// The server answered with the code and reason it got (it echoes
+				// them), and the client's final reason is that answer.
+				assert.Equal(t, CloseReason{Code: GoingAway, Name: "GOING_AWAY", Reason: "bye"}, *p.client.CloseReason())
 				assert.NoError(t, <-p.clientRun)
 				assert.NoError(t, <-p.serverRun)
 				<-p.server.done()

@@ -57,7 +57,7 @@ func NewHTTPHandler(h Handler, opts *ServerOptions) *HTTPHandler {
 	}
 	s, err := newServerConfig(opts)
 	if err != nil {
-		panic(err)
+		panic("wsock: NewHTTPHandler: " + err.Error())
 	}
 	s.opts.HandlerNursery = nil
 	return &HTTPHandler{srv: s, h: h, conns: newConnSet()}

@@ -279,7 +279,8 @@ func (c CompressionOptions) deflateConfig() deflate.Config {
 // check reports option values the engine would refuse.
 func (c CompressionOptions) check() error {
 	if !c.Disabled && (c.Level < flate.HuffmanOnly || c.Level > flate.BestCompression) {
-		return fmt.Errorf("wsock: invalid compression level %d", c.Level)
+		return badOption(fmt.Sprintf("CompressionOptions.Level %d is not between %d and %d",
+			c.Level, flate.HuffmanOnly, flate.BestCompression))
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ type Server struct {
 func Listen(addr string, opts *ServerOptions) (*Server, error) {
 	srv, err := newServerConfig(opts)
 	if err != nil {
-		return nil, err
+		return nil, &opError{"listen", err}
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
