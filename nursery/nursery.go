@@ -16,10 +16,9 @@ import (
 // one of them has returned. A Nursery is valid only while its Run is in
 // progress; its methods may be called from any goroutine.
 type Nursery struct {
-	scope  *cancel.Scope
-	parent context.Context // the ctx given to Run
-	ctx    context.Context // the scope's context, shared by every task
-	path   string          // task path of the goroutine that called Run
+	scope *cancel.Scope
+	ctx   context.Context // the scope's context, shared by every task
+	path  string          // task path of the goroutine that called Run
 
 	// state counts the running tasks (pending Starts included) in its low
 	// bits; joining is set once the body has returned. joining with no task
@@ -62,7 +61,7 @@ const joining = 1 << 40
 // panic (or Goexit) of body cancels the nursery and joins its tasks, then
 // continues unchanged; panics of tasks during that unwinding are dropped.
 func Run(ctx context.Context, body func(ctx context.Context, n *Nursery) error) error {
-	n := &Nursery{scope: cancel.New(), parent: ctx, path: taskPath(ctx)}
+	n := &Nursery{scope: newScope(), path: taskPath(ctx)}
 	err := n.scope.Run(ctx, func(ctx context.Context) error {
 		n.ctx = ctx
 		return n.runBody(ctx, body)
@@ -90,7 +89,36 @@ func (n *Nursery) runBody(ctx context.Context, body func(ctx context.Context, n 
 		n.fail(nil, err)
 	}
 	n.join()
+	n.checkpoint()
 	return n.result()
+}
+
+// newScope returns the scope of a nursery: package cancel decides whether
+// it catches, and strips with the nursery's rule, which keeps groups and
+// task errors as they are.
+func newScope() *cancel.Scope {
+	return scopehook.NewScope(stripped).(*cancel.Scope)
+}
+
+// checkpoint makes the end of the nursery a checkpoint, as in Trio: when an
+// enclosing scope is cancelled (or its deadline has passed) and no task
+// reported that cancellation, the nursery reports it, so that the scope
+// catches it. Without it a nursery whose tasks return nil on cancellation
+// would hide the cancellation from cancel.FailAfter. A cancelled standard
+// context has no scope to catch its cancellation, which is therefore not
+// reported: the nursery returns nil then.
+func (n *Nursery) checkpoint() {
+	n.mu.Lock()
+	reported := len(n.cancels) > 0
+	n.mu.Unlock()
+	if reported {
+		return
+	}
+	if err := scopehook.OuterCancellation(n.scope); err != nil {
+		n.mu.Lock()
+		n.cancels = append(n.cancels, err)
+		n.mu.Unlock()
+	}
 }
 
 // Scope returns the nursery's cancel scope: n.Scope().Cancel(reason) cancels
@@ -242,36 +270,17 @@ func (n *Nursery) cancel(t *task, verb, what string) {
 	scopehook.CancelFrom(n.scope, uint8(cancel.SourceNursery), who+verb+what)
 }
 
-// result is the body's return value once every task has been joined.
+// result is the body's return value once every task has been joined: every
+// failure in order, then the cancellation errors. The nursery's scope then
+// strips what it caught (package cancel's rule, see newScope).
 func (n *Nursery) result() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if len(n.fails) == 0 && len(n.cancels) == 0 {
 		return nil
 	}
-	if !n.scope.CancelCalled() || (!n.scope.Shielded() && n.parent.Err() != nil) {
-		errs := make([]error, 0, len(n.fails)+len(n.cancels))
-		return &ErrorGroup{Errs: append(append(errs, n.fails...), n.cancels...)}
-	}
-	// The scope catches its own cancellation. Strip here with the scope's
-	// rule, which would turn the group into an errors.Join, and tell the
-	// scope it caught something.
-	errs := make([]error, 0, len(n.fails))
-	removed := len(n.cancels) > 0
-	for _, err := range n.fails {
-		err, changed := stripped(err)
-		removed = removed || changed
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if removed {
-		scopehook.MarkCaught(n.scope)
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return &ErrorGroup{Errs: errs}
+	errs := make([]error, 0, len(n.fails)+len(n.cancels))
+	return &ErrorGroup{Errs: append(append(errs, n.fails...), n.cancels...)}
 }
 
 // others returns the failures besides the first panic, for its Suppressed.

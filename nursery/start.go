@@ -11,7 +11,8 @@ import (
 
 // A TaskStatus is how a task started by Start reports that it is ready: it
 // calls Started once, with the value Start returns (a listener, a port, a
-// connection…). Started panics if called a second time.
+// connection…). Started panics with ErrAlreadyStarted if called a second
+// time.
 type TaskStatus[T any] interface {
 	Started(v T)
 }
@@ -96,7 +97,7 @@ func (st *startStatus[T]) Started(v T) {
 	switch st.state {
 	case started:
 		st.mu.Unlock()
-		panic("nursery: Started called twice")
+		panic(ErrAlreadyStarted)
 	case returned:
 		st.mu.Unlock()
 		panic("nursery: Started called after the task returned")
