@@ -28,6 +28,8 @@ type Nursery struct {
 
 	last atomic.Pointer[task] // the most recent task identity, for reuse
 
+	limit atomic.Pointer[limiter] // set by SetLimit; nil means no limit
+
 	mu       sync.Mutex
 	failed   bool        // the scope was cancelled for a failure
 	fails    []error     // non-cancellation failures in order, later panics included
@@ -131,13 +133,15 @@ func (n *Nursery) Scope() *cancel.Scope { return n.scope }
 // by scopes the caller opened after Run began. Go on a cancelled nursery
 // still starts fn, with a done context. The task's name is the name of fn's
 // function without its import path ("pkg.(*T).method", "pkg.F.func1"); use
-// GoNamed to choose one. Go panics with ErrClosed once Run has finished.
+// GoNamed to choose one. With a limit (SetLimit), Go first waits until fewer
+// tasks than the limit run. Go panics with ErrClosed once Run has finished.
 func (n *Nursery) Go(fn func(ctx context.Context) error) {
 	if fn == nil {
 		panic("nursery: Go with a nil function")
 	}
 	n.add()
-	go n.run(n.taskFor(funcPC(fn)), fn)
+	t := n.taskFor(funcPC(fn))
+	go n.run(t, fn, n.acquire())
 }
 
 // GoNamed is Go with a task name, which appears in errors, panics and the
@@ -147,7 +151,8 @@ func (n *Nursery) GoNamed(name string, fn func(ctx context.Context) error) {
 		panic("nursery: GoNamed with a nil function")
 	}
 	n.add()
-	go n.run(n.namedTask(name), fn)
+	t := n.namedTask(name)
+	go n.run(t, fn, n.acquire())
 }
 
 // add registers one more task, panicking with ErrClosed on a closed nursery.
@@ -177,6 +182,15 @@ func (n *Nursery) done() {
 	}
 }
 
+// finish ends a task: it frees the task's limit slot, if any, then
+// unregisters it.
+func (n *Nursery) finish(slot chan struct{}) {
+	if slot != nil {
+		<-slot
+	}
+	n.done()
+}
+
 // join waits until every task has returned and closes the nursery.
 func (n *Nursery) join() {
 	if n.state.CompareAndSwap(0, joining) {
@@ -188,10 +202,11 @@ func (n *Nursery) join() {
 	}
 }
 
-// run is the body of a task goroutine.
-func (n *Nursery) run(t *task, fn func(ctx context.Context) error) {
+// run is the body of a task goroutine; slot is the limit slot it holds, if
+// any.
+func (n *Nursery) run(t *task, fn func(ctx context.Context) error, slot chan struct{}) {
 	pprof.SetGoroutineLabels(t.ctx)
-	defer n.done()
+	defer n.finish(slot)
 	normal := false
 	defer func() {
 		if !normal {

@@ -47,7 +47,9 @@ func (ignored[T]) Started(T) {}
 // that Started after a cancellation of ctx had reached it keeps its done
 // context in n (Go cannot un-cancel a context).
 //
-// A pending Start keeps n open, like a running task. Start returns
+// A pending Start keeps n open, like a running task. With a limit
+// (SetLimit), Start first waits for a place, and returns the cancellation
+// error without running fn if ctx is cancelled meanwhile. Start returns
 // ErrClosed once n's Run has finished. The task's name is that of fn's
 // function, as for Go.
 func Start[T any](ctx context.Context, n *Nursery, fn func(ctx context.Context, ts TaskStatus[T]) error) (T, error) {
@@ -58,8 +60,13 @@ func Start[T any](ctx context.Context, n *Nursery, fn func(ctx context.Context, 
 	if !n.tryAdd() {
 		return zero, ErrClosed
 	}
+	slot, err := n.acquireFor(ctx)
+	if err != nil {
+		n.done()
+		return zero, err
+	}
 	t := n.taskFor(funcPC(fn))
-	st := &startStatus[T]{n: n, scope: cancel.New(), result: make(chan startResult[T], 1)}
+	st := &startStatus[T]{n: n, scope: cancel.New(), slot: slot, result: make(chan startResult[T], 1)}
 	go st.run(ctx, t, fn)
 	r := <-st.result
 	if r.panic != nil {
@@ -86,6 +93,7 @@ type startResult[T any] struct {
 type startStatus[T any] struct {
 	n      *Nursery
 	scope  *cancel.Scope
+	slot   chan struct{}       // the limit slot the task holds, if any
 	result chan startResult[T] // buffered: Started never blocks
 
 	mu    sync.Mutex
@@ -144,5 +152,5 @@ func (st *startStatus[T]) finish(t *task, err error, pe *PanicError) {
 	default:
 		st.result <- startResult[T]{err: ErrNotStarted}
 	}
-	st.n.done()
+	st.n.finish(st.slot)
 }
