@@ -52,7 +52,19 @@ const joining = 1 << 40
 // own cancellation caused (a failure, n.Scope().Cancel, a deadline set on
 // n.Scope()) are stripped; cancellation coming from outside stays in the
 // group, for the enclosing scope to strip. When nothing is left Run returns
-// nil. A cancellation error is one that matches context.Canceled or
+// nil.
+//
+// The end of Run is a checkpoint, as the end of a Trio nursery is: when an
+// enclosing cancel scope is cancelled (or its deadline has passed) and no
+// task returned that cancellation, Run returns an *ErrorGroup holding it,
+// for that scope to catch. So cancel.FailAfter around Run returns
+// cancel.ErrTooSlow when its deadline cancelled the tasks, even if every
+// task returned nil on cancellation; cancel.MoveOnAfter returns nil. The
+// cancellation of a standard context (context.WithCancel and the like) is
+// not reported this way, as no scope would strip it: when every task
+// returned nil, Run returns nil.
+//
+// A cancellation error is one that matches context.Canceled or
 // context.DeadlineExceeded (cancel.IsCancellation): it does not cancel the
 // other tasks, even when it comes from a timeout of the task's own; return
 // the error of cancel.FailAfter (cancel.ErrTooSlow) for a timeout that is a

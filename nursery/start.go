@@ -45,7 +45,9 @@ func (ignored[T]) Started(T) {}
 // value (as Trio does) could leave it waiting forever. The caller sees the
 // cancellation at its next checkpoint, and n still owns the task. A task
 // that Started after a cancellation of ctx had reached it keeps its done
-// context in n (Go cannot un-cancel a context).
+// context in n (Go cannot un-cancel a context); as no scope around n will
+// catch that cancellation, the task's own scope does: the task returning it
+// is not a failure of n (its other errors are).
 //
 // A pending Start keeps n open, like a running task. With a limit
 // (SetLimit), Start first waits for a place, and returns the cancellation
