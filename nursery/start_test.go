@@ -313,6 +313,20 @@ func TestIgnoredStatusLetsAStartFunctionRunWithGo(t *testing.T) {
 	assert.NoError(t, err)
 }
 
+// startUnderCancelledCaller calls Start from inside a scope of ctx that is
+// already cancelled; the task calls Started, then runs after.
+func startUnderCancelledCaller(ctx context.Context, n *nursery.Nursery, after func(ctx context.Context) error) error {
+	caller := cancel.New()
+	caller.Cancel("caller gave up")
+	return caller.Run(ctx, func(callerCtx context.Context) error {
+		_, err := nursery.Start(callerCtx, n, func(ctx context.Context, ts nursery.TaskStatus[int]) error {
+			ts.Started(1)
+			return after(ctx)
+		})
+		return err
+	})
+}
+
 // A task started from a caller that is already cancelled moves into the
 // nursery with the caller's cancellation delivered (Go cannot un-cancel a
 // context). No scope around the nursery will catch that cancellation, so it
@@ -321,15 +335,9 @@ func TestIgnoredStatusLetsAStartFunctionRunWithGo(t *testing.T) {
 func TestStartUnderCancelledCallerIsNotAFailure(t *testing.T) {
 	var taskErr error
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-		caller := cancel.New()
-		caller.Cancel("caller gave up")
-		return caller.Run(ctx, func(callerCtx context.Context) error {
-			_, err := nursery.Start(callerCtx, n, func(ctx context.Context, ts nursery.TaskStatus[int]) error {
-				ts.Started(1)
-				taskErr = cancel.Checkpoint(ctx)
-				return taskErr
-			})
-			return err
+		return startUnderCancelledCaller(ctx, n, func(ctx context.Context) error {
+			taskErr = cancel.Checkpoint(ctx)
+			return taskErr
 		})
 	})
 	assert.NoError(t, err)
@@ -340,14 +348,8 @@ func TestStartUnderCancelledCallerIsNotAFailure(t *testing.T) {
 // without its cancellation part.
 func TestStartUnderCancelledCallerKeepsRealFailures(t *testing.T) {
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-		caller := cancel.New()
-		caller.Cancel("caller gave up")
-		return caller.Run(ctx, func(callerCtx context.Context) error {
-			_, err := nursery.Start(callerCtx, n, func(ctx context.Context, ts nursery.TaskStatus[int]) error {
-				ts.Started(1)
-				return errors.Join(cancel.Checkpoint(ctx), errBoom)
-			})
-			return err
+		return startUnderCancelledCaller(ctx, n, func(ctx context.Context) error {
+			return errors.Join(cancel.Checkpoint(ctx), errBoom)
 		})
 	})
 	g := group(t, err)
@@ -364,15 +366,9 @@ func TestStartUnderCancelledCallerInCancelledNurseryPassesToTheCatcher(t *testin
 	var inner error
 	err := outer.Run(context.Background(), func(ctx context.Context) error {
 		inner = nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
-			caller := cancel.New()
-			caller.Cancel("caller gave up")
-			return caller.Run(ctx, func(callerCtx context.Context) error {
-				_, err := nursery.Start(callerCtx, n, func(ctx context.Context, ts nursery.TaskStatus[int]) error {
-					ts.Started(1)
-					outer.Cancel("from outside")
-					return cancel.Checkpoint(ctx)
-				})
-				return err
+			return startUnderCancelledCaller(ctx, n, func(ctx context.Context) error {
+				outer.Cancel("from outside")
+				return cancel.Checkpoint(ctx)
 			})
 		})
 		return inner
