@@ -1,0 +1,13 @@
+package passes_test
+
+import (
+	"testing"
+
+	"golang.org/x/tools/go/analysis/analysistest"
+
+	"github.com/gotrio/gotrio/cmd/gotriovet/passes"
+)
+
+func TestGoStmt(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), passes.GoStmt, "gostmt", "github.com/gotrio/gotrio/nursery")
+}
