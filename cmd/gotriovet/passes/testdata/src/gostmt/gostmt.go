@@ -9,7 +9,7 @@ import (
 func work() {}
 
 func bare() {
-	go work() // want `go statement outside a nursery`
+	go work()   // want `go statement outside a nursery`
 	go func() { // want `go statement outside a nursery`
 		work()
 	}()
