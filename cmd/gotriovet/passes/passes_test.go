@@ -11,3 +11,7 @@ import (
 func TestGoStmt(t *testing.T) {
 	analysistest.Run(t, analysistest.TestData(), passes.GoStmt, "gostmt", "github.com/gotrio/gotrio/nursery")
 }
+
+func TestNurseryEscape(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), passes.NurseryEscape, "nurseryescape")
+}
