@@ -29,6 +29,7 @@ type escape struct {
 	region ast.Node              // the callback: *ast.FuncLit or *ast.FuncDecl
 	body   *ast.BlockStmt        // its body
 	what   string                // "*nursery.Nursery", for messages
+	handle types.Object          // the callback's parameter or variable that is the handle
 	held   map[types.Object]bool // local variables that hold the handle
 	report bool                  // false while growing held, true on the final walk
 	seen   map[token.Pos]bool
@@ -36,7 +37,7 @@ type escape struct {
 
 // checkEscape reports each escape of handle from region.
 func checkEscape(pass *analysis.Pass, region ast.Node, handle types.Object, what string) {
-	e := &escape{pass: pass, region: region, body: funcBody(region), what: what, held: map[types.Object]bool{handle: true}, seen: map[token.Pos]bool{}}
+	e := &escape{pass: pass, region: region, body: funcBody(region), what: what, handle: handle, held: map[types.Object]bool{handle: true}, seen: map[token.Pos]bool{}}
 	for {
 		n := len(e.held)
 		e.walk()
@@ -48,9 +49,10 @@ func checkEscape(pass *analysis.Pass, region ast.Node, handle types.Object, what
 	e.walk()
 }
 
-// local reports whether obj is declared inside the callback.
+// local reports whether obj is the handle or declared in the callback's body
+// (the callback's other parameters and receiver come from its caller).
 func (e *escape) local(obj types.Object) bool {
-	return obj != nil && obj.Pkg() == e.pass.Pkg && within(obj.Pos(), e.region)
+	return obj != nil && (obj == e.handle || obj.Pkg() == e.pass.Pkg && within(obj.Pos(), e.body))
 }
 
 func (e *escape) reportf(node ast.Node, format string, args ...any) {

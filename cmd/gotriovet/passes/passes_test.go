@@ -15,3 +15,7 @@ func TestGoStmt(t *testing.T) {
 func TestNurseryEscape(t *testing.T) {
 	analysistest.Run(t, analysistest.TestData(), passes.NurseryEscape, "nurseryescape")
 }
+
+func TestConnEscape(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), passes.ConnEscape, "connescape")
+}
