@@ -19,3 +19,7 @@ func TestNurseryEscape(t *testing.T) {
 func TestConnEscape(t *testing.T) {
 	analysistest.Run(t, analysistest.TestData(), passes.ConnEscape, "connescape")
 }
+
+func TestCtxBackground(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), passes.CtxBackground, "ctxbackground")
+}
