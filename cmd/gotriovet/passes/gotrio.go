@@ -77,8 +77,12 @@ func inGotrio(fn *types.Func) bool {
 	if fn == nil || fn.Pkg() == nil {
 		return false
 	}
-	p := fn.Pkg().Path()
-	return (p == modulePath || strings.HasPrefix(p, modulePath+"/")) && !strings.Contains(p, "/internal")
+	return inGotrioPath(fn.Pkg().Path())
+}
+
+// inGotrioPath reports whether path is one of gotrio's public packages.
+func inGotrioPath(path string) bool {
+	return (path == modulePath || strings.HasPrefix(path, modulePath+"/")) && !strings.Contains(path, "/internal")
 }
 
 // funcLitParam returns the object of the i-th parameter of lit, or nil when
@@ -95,6 +99,9 @@ func funcLitParam(info *types.Info, lit *ast.FuncLit, i int) *types.Var {
 		}
 		for _, name := range field.Names {
 			if k == i {
+				if name.Name == "_" {
+					return nil
+				}
 				v, _ := info.Defs[name].(*types.Var)
 				return v
 			}

@@ -6,4 +6,4 @@ package passes
 import "golang.org/x/tools/go/analysis"
 
 // All lists every analyzer, in the order gotriovet runs them.
-var All = []*analysis.Analyzer{GoStmt, NurseryEscape, ConnEscape, CtxBackground}
+var All = []*analysis.Analyzer{GoStmt, NurseryEscape, ConnEscape, CtxBackground, IgnoredCtx}

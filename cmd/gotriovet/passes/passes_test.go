@@ -23,3 +23,7 @@ func TestConnEscape(t *testing.T) {
 func TestCtxBackground(t *testing.T) {
 	analysistest.Run(t, analysistest.TestData(), passes.CtxBackground, "ctxbackground")
 }
+
+func TestIgnoredCtx(t *testing.T) {
+	analysistest.RunWithSuggestedFixes(t, analysistest.TestData(), passes.IgnoredCtx, "ignoredctx")
+}
