@@ -27,7 +27,9 @@ a go statement, a time.AfterFunc callback or a task of a nursery that
 outlives the callback.
 
 Accepted: passing c to functions called while the callback runs, and tasks
-of a nursery opened inside the callback (a reader and a writer sharing c).`,
+of a nursery opened inside the callback (a reader and a writer sharing c).
+A deliberate escape is allowed by a comment on the reported line or the
+line above that says why: //gotrio:connescape <reason>.`,
 	Requires: []*analysis.Analyzer{inspect.Analyzer},
 	Run:      runConnEscape,
 }
@@ -35,6 +37,7 @@ of a nursery opened inside the callback (a reader and a writer sharing c).`,
 func runConnEscape(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	const what = "*wsock.Conn"
+	optOuts := newOptOuts(pass, "connescape")
 	for c := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
 		call := c.Node().(*ast.CallExpr)
 		fn := callee(pass.TypesInfo, call)
@@ -45,7 +48,7 @@ func runConnEscape(pass *analysis.Pass) (any, error) {
 				continue
 			}
 			if conn := funcLitParam(pass.TypesInfo, body, 1); conn != nil {
-				checkEscape(pass, body, conn, what)
+				checkEscape(pass, optOuts, body, conn, what)
 			}
 		case isMethod(fn, wsockPath, "Request", "Accept"):
 			conn := acceptedConn(pass.TypesInfo, c)
@@ -53,11 +56,12 @@ func runConnEscape(pass *analysis.Pass) (any, error) {
 				continue
 			}
 			for fn := range c.Enclosing((*ast.FuncLit)(nil), (*ast.FuncDecl)(nil)) {
-				checkEscape(pass, fn.Node(), conn, what)
+				checkEscape(pass, optOuts, fn.Node(), conn, what)
 				break
 			}
 		}
 	}
+	optOuts.reportUnused()
 	return nil, nil
 }
 

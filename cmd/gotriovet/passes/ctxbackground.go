@@ -26,23 +26,39 @@ Use the ctx in scope; to detach work on purpose (a cleanup that must run
 after cancellation), say so with context.WithoutCancel(ctx), which keeps
 the values, or a shielded cancel scope. A function with no ctx in scope
 (main before it makes one, init, package-level variables, a method like
-Close that takes none) is not reported.`,
+Close that takes none) is not reported.
+
+Test files are not checked unless -ctxbackground.tests is set: a test is
+the root of its own tree, and tests of cancellation build independent roots
+on purpose. A deliberate root elsewhere is allowed by a comment on its line
+or the line above that says why: //gotrio:ctxbackground <reason>.`,
 	Requires: []*analysis.Analyzer{inspect.Analyzer},
 	Run:      runCtxBackground,
 }
 
+var ctxBackgroundTests bool
+
+func init() {
+	CtxBackground.Flags.BoolVar(&ctxBackgroundTests, "tests", false, "check _test.go files too")
+}
+
 func runCtxBackground(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
+	optOuts := newOptOuts(pass, "ctxbackground")
 	for c := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
 		call := c.Node().(*ast.CallExpr)
 		fn := callee(pass.TypesInfo, call)
 		if !isFunc(fn, "context", "Background") && !isFunc(fn, "context", "TODO") {
 			continue
 		}
-		if ctx := contextInScope(pass, call); ctx != nil {
+		if !ctxBackgroundTests && isTestFile(pass, call) {
+			continue
+		}
+		if ctx := contextInScope(pass, call); ctx != nil && !optOuts.allowed(call) {
 			pass.ReportRangef(call, "context.%s() cuts the cancellation tree while %s is in scope: use %s, or context.WithoutCancel(%s) to detach on purpose", fn.Name(), ctx.Name(), ctx.Name(), ctx.Name())
 		}
 	}
+	optOuts.reportUnused()
 	return nil, nil
 }
 

@@ -25,19 +25,20 @@ import (
 //   - captured by a go statement, by time.AfterFunc, or by a task of a
 //     nursery that is not opened inside the callback.
 type escape struct {
-	pass   *analysis.Pass
-	region ast.Node              // the callback: *ast.FuncLit or *ast.FuncDecl
-	body   *ast.BlockStmt        // its body
-	what   string                // "*nursery.Nursery", for messages
-	handle types.Object          // the callback's parameter or variable that is the handle
-	held   map[types.Object]bool // local variables that hold the handle
-	report bool                  // false while growing held, true on the final walk
-	seen   map[token.Pos]bool
+	pass    *analysis.Pass
+	region  ast.Node              // the callback: *ast.FuncLit or *ast.FuncDecl
+	body    *ast.BlockStmt        // its body
+	what    string                // "*nursery.Nursery", for messages
+	handle  types.Object          // the callback's parameter or variable that is the handle
+	held    map[types.Object]bool // local variables that hold the handle
+	optOuts *optOuts
+	report  bool // false while growing held, true on the final walk
+	seen    map[token.Pos]bool
 }
 
 // checkEscape reports each escape of handle from region.
-func checkEscape(pass *analysis.Pass, region ast.Node, handle types.Object, what string) {
-	e := &escape{pass: pass, region: region, body: funcBody(region), what: what, handle: handle, held: map[types.Object]bool{handle: true}, seen: map[token.Pos]bool{}}
+func checkEscape(pass *analysis.Pass, optOuts *optOuts, region ast.Node, handle types.Object, what string) {
+	e := &escape{pass: pass, optOuts: optOuts, region: region, body: funcBody(region), what: what, handle: handle, held: map[types.Object]bool{handle: true}, seen: map[token.Pos]bool{}}
 	for {
 		n := len(e.held)
 		e.walk()
@@ -60,6 +61,9 @@ func (e *escape) reportf(node ast.Node, format string, args ...any) {
 		return
 	}
 	e.seen[node.Pos()] = true
+	if e.optOuts.allowed(node) {
+		return
+	}
 	e.pass.ReportRangef(node, "%s escapes its block: "+format, append([]any{e.what}, args...)...)
 }
 

@@ -2,15 +2,11 @@ package passes
 
 import (
 	"go/ast"
-	"strings"
 
 	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/analysis/passes/inspect"
 	"golang.org/x/tools/go/ast/inspector"
 )
-
-// goDirective is the opt-out comment for a deliberate go statement.
-const goDirective = "//gotrio:go"
 
 // GoStmt reports go statements outside package nursery.
 var GoStmt = &analysis.Analyzer{
@@ -38,65 +34,21 @@ itself reported.`,
 	Run:      runGoStmt,
 }
 
-// directive is one //gotrio:go comment.
-type directive struct {
-	comment *ast.Comment
-	reason  string
-	used    bool
-}
-
 func runGoStmt(pass *analysis.Pass) (any, error) {
 	if pass.Pkg.Path() == nurseryPath {
 		return nil, nil // the one place goroutines are started
 	}
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
-	for _, file := range pass.Files {
-		tokFile := pass.Fset.File(file.Pos())
-		byLine := map[int]*directive{}
-		var all []*directive
-		for _, group := range file.Comments {
-			for _, c := range group.List {
-				rest, ok := strings.CutPrefix(c.Text, goDirective)
-				if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
-					continue
-				}
-				d := &directive{comment: c, reason: strings.TrimSpace(rest)}
-				byLine[tokFile.Line(c.Pos())] = d
-				all = append(all, d)
-			}
+	optOuts := newOptOuts(pass, "go")
+	for c := range insp.Root().Preorder((*ast.GoStmt)(nil)) {
+		stmt := c.Node().(*ast.GoStmt)
+		if optOuts.allowed(stmt) || inBubble(pass, c) {
+			continue
 		}
-		for c := range inspectorFile(insp, file).Preorder((*ast.GoStmt)(nil)) {
-			stmt := c.Node().(*ast.GoStmt)
-			line := tokFile.Line(stmt.Pos())
-			d := byLine[line]
-			if d == nil {
-				d = byLine[line-1]
-			}
-			if d != nil {
-				d.used = true
-				if d.reason == "" {
-					pass.ReportRangef(stmt, "%s needs a reason: say why this goroutine may have no owner", goDirective)
-				}
-				continue
-			}
-			if inBubble(pass, c) {
-				continue
-			}
-			pass.ReportRangef(stmt, "go statement outside a nursery: start the goroutine with n.Go (package nursery) so its block joins it, or say why with %s <reason>", goDirective)
-		}
-		for _, d := range all {
-			if !d.used {
-				pass.ReportRangef(d.comment, "%s annotates no go statement (it must be on the statement's line or the line above)", goDirective)
-			}
-		}
+		pass.ReportRangef(stmt, "go statement outside a nursery: start the goroutine with n.Go (package nursery) so its block joins it, or say why with //gotrio:go <reason>")
 	}
+	optOuts.reportUnused()
 	return nil, nil
-}
-
-// inspectorFile returns the cursor of file in insp.
-func inspectorFile(insp *inspector.Inspector, file *ast.File) inspector.Cursor {
-	c, _ := insp.Root().FindNode(file)
-	return c
 }
 
 // inBubble reports whether the node at c lies in a function literal passed

@@ -138,3 +138,8 @@ func fileOf(pass *analysis.Pass, pos token.Pos) *ast.File {
 	}
 	return nil
 }
+
+// isTestFile reports whether node lies in a _test.go file.
+func isTestFile(pass *analysis.Pass, node ast.Node) bool {
+	return strings.HasSuffix(pass.Fset.File(node.Pos()).Name(), "_test.go")
+}

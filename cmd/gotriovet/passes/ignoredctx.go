@@ -34,24 +34,38 @@ no default case. Nested function literals are not searched for blocking
 Use cancel.Sleep(ctx, d) instead of time.Sleep (a suggested fix does the
 rewrite when the body returns an error), and select on the channel together
 with <-ctx.Done(). A ranged channel is not reported: closing it is the
-usual way such a loop ends.`,
+usual way such a loop ends.
+
+Test files are not checked unless -ignoredctx.tests is set: tests block
+tasks on channels on purpose to pin down an order of events, and the test's
+own deadline bounds them. A deliberate blocking call elsewhere is allowed
+by a comment on its line or the line above that says why:
+//gotrio:ignoredctx <reason>.`,
 	Requires: []*analysis.Analyzer{inspect.Analyzer},
 	Run:      runIgnoredCtx,
 }
 
+var ignoredCtxTests bool
+
+func init() {
+	IgnoredCtx.Flags.BoolVar(&ignoredCtxTests, "tests", false, "check _test.go files too")
+}
+
 func runIgnoredCtx(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
+	optOuts := newOptOuts(pass, "ignoredctx")
 	for c := range insp.Root().Preorder((*ast.FuncLit)(nil)) {
 		lit := c.Node().(*ast.FuncLit)
-		if !isTaskBody(pass.TypesInfo, c) {
+		if !ignoredCtxTests && isTestFile(pass, lit) || !isTaskBody(pass.TypesInfo, c) {
 			continue
 		}
 		ctx := funcLitParam(pass.TypesInfo, lit, 0)
 		if ctx != nil && uses(pass.TypesInfo, lit.Body, ctx) {
 			continue
 		}
-		checkBlocking(pass, lit, lit.Body)
+		checkBlocking(pass, optOuts, lit, lit.Body)
 	}
+	optOuts.reportUnused()
 	return nil, nil
 }
 
@@ -83,7 +97,7 @@ func isTaskBody(info *types.Info, c inspector.Cursor) bool {
 
 // checkBlocking reports the blocking operations of the task body lit that
 // lie in node, outside nested function literals.
-func checkBlocking(pass *analysis.Pass, lit *ast.FuncLit, node ast.Node) {
+func checkBlocking(pass *analysis.Pass, optOuts *optOuts, lit *ast.FuncLit, node ast.Node) {
 	const advice = "task body never uses its ctx and blocks %s: cancellation cannot stop it; %s"
 	selectOnDone := "select on it together with <-ctx.Done()"
 	ast.Inspect(node, func(n ast.Node) bool {
@@ -97,23 +111,26 @@ func checkBlocking(pass *analysis.Pass, lit *ast.FuncLit, node ast.Node) {
 					hasDefault = true
 				}
 			}
-			if !hasDefault {
+			if !hasDefault && !optOuts.allowed(n) {
 				pass.ReportRangef(selectKeyword(n), advice, "in a select", "add a case <-ctx.Done()")
 			}
 			for _, clause := range n.Body.List {
 				for _, stmt := range clause.(*ast.CommClause).Body {
-					checkBlocking(pass, lit, stmt)
+					checkBlocking(pass, optOuts, lit, stmt)
 				}
 			}
 			return false
 		case *ast.UnaryExpr:
-			if n.Op == token.ARROW {
+			if n.Op == token.ARROW && !optOuts.allowed(n) {
 				pass.ReportRangef(n, advice, "on a channel receive", selectOnDone)
 			}
 		case *ast.SendStmt:
+			if optOuts.allowed(n) {
+				return true
+			}
 			pass.ReportRangef(n, advice, "on a channel send", selectOnDone)
 		case *ast.CallExpr:
-			if isFunc(callee(pass.TypesInfo, n), "time", "Sleep") && len(n.Args) == 1 {
+			if isFunc(callee(pass.TypesInfo, n), "time", "Sleep") && len(n.Args) == 1 && !optOuts.allowed(n) {
 				pass.Report(analysis.Diagnostic{
 					Pos:            n.Pos(),
 					End:            n.End(),

@@ -28,13 +28,20 @@ time.AfterFunc callback or a task of another nursery that outlives the body.
 Accepted: passing n to a function called while the body runs, deferring a
 call that uses it, and closures passed to n.Go, n.GoNamed or nursery.Start
 of n or of a nursery opened inside the body (they are joined before Run
-returns). A body given as a named function is not followed.`,
+returns). A body given as a named function is not followed.
+
+A deliberate escape (a test that Go panics after Run) is allowed by a
+comment on the reported line or the line above that says why:
+
+	//gotrio:nurseryescape the test calls Go after Run to see it panic
+	kept = n`,
 	Requires: []*analysis.Analyzer{inspect.Analyzer},
 	Run:      runNurseryEscape,
 }
 
 func runNurseryEscape(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
+	optOuts := newOptOuts(pass, "nurseryescape")
 	for c := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
 		call := c.Node().(*ast.CallExpr)
 		if !isFunc(callee(pass.TypesInfo, call), nurseryPath, "Run") || len(call.Args) != 2 {
@@ -45,8 +52,9 @@ func runNurseryEscape(pass *analysis.Pass) (any, error) {
 			continue
 		}
 		if n := funcLitParam(pass.TypesInfo, body, 1); n != nil {
-			checkEscape(pass, body, n, "*nursery.Nursery")
+			checkEscape(pass, optOuts, body, n, "*nursery.Nursery")
 		}
 	}
+	optOuts.reportUnused()
 	return nil, nil
 }

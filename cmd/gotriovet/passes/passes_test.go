@@ -3,6 +3,8 @@ package passes_test
 import (
 	"testing"
 
+	"github.com/stretchr/testify/require"
+	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/analysis/analysistest"
 
 	"github.com/gotrio/gotrio/cmd/gotriovet/passes"
@@ -26,4 +28,22 @@ func TestCtxBackground(t *testing.T) {
 
 func TestIgnoredCtx(t *testing.T) {
 	analysistest.RunWithSuggestedFixes(t, analysistest.TestData(), passes.IgnoredCtx, "ignoredctx")
+}
+
+func TestIgnoredCtxChecksTestFilesWhenAsked(t *testing.T) {
+	setFlag(t, passes.IgnoredCtx, "tests", "true")
+	analysistest.Run(t, analysistest.TestData(), passes.IgnoredCtx, "ignoredctxtests")
+}
+
+func TestCtxBackgroundChecksTestFilesWhenAsked(t *testing.T) {
+	setFlag(t, passes.CtxBackground, "tests", "true")
+	analysistest.Run(t, analysistest.TestData(), passes.CtxBackground, "ctxbackgroundtests")
+}
+
+// setFlag sets a flag of a for the duration of the test.
+func setFlag(t *testing.T, a *analysis.Analyzer, name, value string) {
+	t.Helper()
+	old := a.Flags.Lookup(name).Value.String()
+	require.NoError(t, a.Flags.Set(name, value))
+	t.Cleanup(func() { require.NoError(t, a.Flags.Set(name, old)) })
 }

@@ -114,3 +114,10 @@ func connectedConnIsNotFollowed(ctx context.Context, n *nursery.Nursery) error {
 	last = c
 	return err
 }
+
+func optedOut(ctx context.Context) error {
+	return wsock.Open(ctx, "ws://localhost/", nil, func(ctx context.Context, c *wsock.Conn) error {
+		last = c //gotrio:connescape the test sends on c after Open returned to see the error
+		return nil
+	})
+}

@@ -39,10 +39,10 @@ func bareOptOut() {
 }
 
 func strayOptOut() {
-	//gotrio:go annotates nothing // want `//gotrio:go annotates no go statement`
+	//gotrio:go annotates nothing // want `//gotrio:go allows nothing here`
 	work()
 
-	//gotrio:go two lines above is too far // want `//gotrio:go annotates no go statement`
+	//gotrio:go two lines above is too far // want `//gotrio:go allows nothing here`
 
 	go work() // want `go statement outside a nursery`
 }

@@ -211,3 +211,15 @@ func storingWhatIsNotTheHandle(ctx context.Context, s *cancel.Scope) error {
 	_ = scope
 	return err
 }
+
+func optedOut(ctx context.Context) error {
+	return nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
+		//gotrio:nurseryescape the test calls Go after Run to see it panic
+		global = n
+		//gotrio:nurseryescape
+		list = append(list, n) // want `//gotrio:nurseryescape needs a reason`
+		//gotrio:nurseryescape nothing escapes here // want `//gotrio:nurseryescape allows nothing here`
+		use(n)
+		return nil
+	})
+}
