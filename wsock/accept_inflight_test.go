@@ -19,15 +19,14 @@ import (
 // servingPaths are the two ways of serving a handler, both over pipes inside a
 // synctest bubble: the native Server and an HTTPHandler in an http.Server.
 // start serves h as tasks of n and returns a dialer and a function that stops
-// serving.
+// serving; the test then cancels n.
 var servingPaths = []struct {
 	name  string
 	start func(t *testing.T, n *nursery.Nursery, h Handler) (dial func() net.Conn, stop func())
 }{
 	{"native", func(t *testing.T, n *nursery.Nursery, h Handler) (func() net.Conn, func()) {
-		sn := startNursery(n)
-		_, dial := servePipes(t, sn.n, h, nil)
-		return pipeDialer(t, dial), sn.stop
+		_, dial := servePipes(t, n, h, nil) // ends when the test cancels n
+		return pipeDialer(t, dial), func() {}
 	}},
 	{"net/http", func(t *testing.T, n *nursery.Nursery, h Handler) (func() net.Conn, func()) {
 		ws := NewHTTPHandler(h, nil)
@@ -38,34 +37,6 @@ var servingPaths = []struct {
 			assert.NoError(t, ws.Shutdown(context.Background()))
 		}
 	}},
-}
-
-// stoppableNursery is a nursery running as a task, which stop cancels and
-// joins.
-type stoppableNursery struct {
-	n      *nursery.Nursery
-	joined chan struct{}
-}
-
-func startNursery(parent *nursery.Nursery) *stoppableNursery {
-	sn := &stoppableNursery{joined: make(chan struct{})}
-	ready := make(chan struct{})
-	parent.Go(func(ctx context.Context) error {
-		defer close(sn.joined)
-		return nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
-			sn.n = n
-			close(ready)
-			<-ctx.Done()
-			return nil
-		})
-	})
-	<-ready
-	return sn
-}
-
-func (sn *stoppableNursery) stop() {
-	sn.n.Scope().Cancel("test over")
-	<-sn.joined
 }
 
 func pipeDialer(t *testing.T, dial *DialOptions) func() net.Conn {
@@ -112,6 +83,7 @@ func TestAcceptInFlightWhenItsHandlerReturnsIsWaitedForThenClosed(t *testing.T) 
 		t.Run(path.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+					defer n.Scope().Cancel("test over")
 					nc, acceptErr, stop := acceptInFlight(t, n, path.start, false)
 					defer stop()
 					defer nc.Close()
@@ -140,6 +112,7 @@ func TestAcceptInFlightWithTheHandlersContextFailsAndClosesTheSocket(t *testing.
 		t.Run(path.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+					defer n.Scope().Cancel("test over")
 					nc, acceptErr, stop := acceptInFlight(t, n, path.start, true)
 					defer stop()
 					defer nc.Close()
@@ -163,6 +136,7 @@ func TestAcceptAfterItsHandlerReturnedFailsAndTheClientGets500(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 					requests := make(chan *Request, 1)
+					defer n.Scope().Cancel("test over")
 					dial, stop := path.start(t, n, func(_ context.Context, r *Request) error {
 						requests <- r
 						return nil

@@ -127,7 +127,7 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 			return nil
 		})
 	})
-	_ = s.conns.wait(context.Background())
+	<-s.conns.idle
 	if acceptErr != nil {
 		return acceptErr
 	}
@@ -316,7 +316,6 @@ func writeError(nc net.Conn, status int, h http.Header, msg string) {
 func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) error {
 	var herr error
 	_ = nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
-		//gotrio:nurseryescape r is this connection's request and lives no longer than serveConn; Accept starts its reader in n
 		r.own(n)
 		returned := false
 		defer func() {
