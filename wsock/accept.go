@@ -94,6 +94,19 @@ func (r *Request) Path() string {
 	return p
 }
 
+// URL returns the request target parsed: its Path (decoded), RawPath and
+// RawQuery (Query() gives the parameters); an absolute target keeps its path
+// and query only. It is never nil: a target that does not parse is the Path.
+// Each call returns a fresh URL.
+func (r *Request) URL() *url.URL {
+	target := r.Path()
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return &url.URL{Path: target}
+	}
+	return u
+}
+
 // Subprotocols returns the subprotocols the client proposed, in its order of
 // preference. It must not be modified.
 func (r *Request) Subprotocols() []string { return r.hs.Protocols }

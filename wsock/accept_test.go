@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -316,5 +317,32 @@ func TestRequestPathOfAnAbsoluteTarget(t *testing.T) {
 		})
 		assert.NoError(t, err)
 		assert.Equal(t, "/chat?room=1", <-paths)
+	})
+}
+
+func TestRequestURLParsesPathAndQuery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		urls := make(chan *url.URL, 2)
+		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+			_, dial := servePipes(t, n, func(ctx context.Context, r *Request) error {
+				urls <- r.URL()
+				return r.Reject(ctx, http.StatusNotFound, nil, nil)
+			}, nil)
+			defer n.Scope().Cancel("test over")
+			for _, target := range []string{"/chat%20room?room=1&next=%2Fhome", "ws://example.com/chat%20room?room=1&next=%2Fhome"} {
+				resp := exchangeRaw(t, dial, strings.Replace(validUpgrade, "/chat", target, 1)+"Sec-WebSocket-Version: 13\r\n\r\n")
+				assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+			}
+			return nil
+		})
+		assert.NoError(t, err)
+		for range 2 {
+			u := <-urls
+			assert.Equal(t, "/chat room", u.Path)
+			assert.Equal(t, "/chat%20room", u.EscapedPath())
+			assert.Equal(t, "1", u.Query().Get("room"))
+			assert.Equal(t, "/home", u.Query().Get("next"))
+			assert.Empty(t, u.Host, "an absolute target keeps its path and query only")
+		}
 	})
 }

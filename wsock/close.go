@@ -115,6 +115,38 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	return c.closeResult
 }
 
+// errClosedNow is the cause of a connection that CloseNow ended: its *ClosedError
+// unwraps to it.
+var errClosedNow = errors.New("wsock: closed with CloseNow")
+
+// CloseNow closes the connection at once, without the closing handshake (coder/websocket's
+// CloseNow): the TCP connection is closed now, so the peer sees it end without a Close
+// frame (1006 on its side); queued messages are dropped; every blocked Receive, Reader,
+// Send, Writer, Ping and Close returns a *ClosedError, as later calls do; and CloseReason
+// is AbnormalClosure (1006), unless the connection had closed already, which it leaves as
+// it was. CloseNow returns once the connection's reader has seen the end. It is idempotent
+// and safe from any goroutine, also while Close waits for the peer's answer, which it cuts
+// short (Close then returns nil).
+func (c *Conn) CloseNow() error {
+	if c.markLocalClose() {
+		close(c.dropped)
+		drain(c.msgs)
+	}
+	c.abort(errClosedNow, true)
+	<-c.doneCh
+	return nil
+}
+
+// markLocalClose records that a local close was asked for, and reports whether it is the
+// first: the caller then drops the queued messages.
+func (c *Conn) markLocalClose() (first bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	first = !c.closeCalled
+	c.closeCalled = true
+	return first
+}
+
 // beginClose does what the first local close does before its Close frame is sent: it
 // marks the connection closing with code and reason (unless it is closing already), drops
 // the queued messages and bounds the closing handshake by DisconnectTimeout. It reports
