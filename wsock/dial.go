@@ -88,8 +88,23 @@ func (e *handshakeFailed) Unwrap() []error { return []error{ErrHandshake, e.err}
 // dropped connection, and Open returns once the closing handshake is over or
 // DisconnectTimeout has passed. It returns body's error as it is;
 // when body succeeded, ErrDisconnectTimeout if the closing handshake timed
-// out, or else the error the connection's reader ended with (an abnormal
-// closure), or nil.
+// out, or else the error the connection's reader ended with, or nil (a clean
+// close, whoever began it).
+//
+// The reader's error is always a *ClosedError (errors.Is(err, ErrClosed); it
+// does not match ErrHandshake), whose Reason tells what happened:
+//
+//   - the peer broke the protocol, and the reader failed the connection:
+//     Reason is the code and the reason we sent the peer, 1002 ProtocolError
+//     (bad framing: reserved bits or opcodes, a masked frame from the server,
+//     a bad control frame or close code), 1007 InvalidPayload (invalid UTF-8
+//     in a text message or a close reason) or 1009 MessageTooBig (a message
+//     over MaxMessageSize). CloseStatus(err) is that code, and the text reads
+//     "wsock: connection closed: 1007 INVALID_FRAME_PAYLOAD_DATA: text
+//     message is not valid UTF-8";
+//   - the connection ended without a closing handshake: Reason is 1006
+//     AbnormalClosure, and the error unwraps to the cause (the I/O error,
+//     ErrKeepAliveTimeout).
 func Open(ctx context.Context, url string, opts *DialOptions, body func(ctx context.Context, c *Conn) error) error {
 	if body == nil {
 		panic("wsock: Open with a nil body")

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gotrio/gotrio/wsock/internal/handshake"
+	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
 
 // handshakeError is the type of the handshake sentinels: each one is itself and matches
@@ -73,7 +74,9 @@ func (e *ClosedError) Error() string {
 	if e.Reason != nil {
 		s += ": " + e.Reason.String()
 	}
-	if e.err != nil {
+	var pe *proto.Error
+	if e.err != nil && (!errors.As(e.err, &pe) || e.Reason == nil || pe.Reason != e.Reason.Reason) {
+		// A protocol violation's text is the reason already given.
 		s += ": " + strings.TrimPrefix(e.err.Error(), "wsock: ")
 	}
 	return s
