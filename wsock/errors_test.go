@@ -3,6 +3,7 @@ package wsock
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"testing"
@@ -162,4 +163,21 @@ func TestCloseStatusReturnsTheCodeOfAnyError(t *testing.T) {
 func TestStatusCodeStringOfCodesOutsideTheWire(t *testing.T) {
 	assert.Equal(t, "-1 INVALID", StatusCode(-1).String())
 	assert.Equal(t, "1000 NORMAL_CLOSURE", NormalClosure.String())
+}
+
+func TestWrapClientErrorsHideTheQuery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+			client, server := net.Pipe()
+			defer server.Close()
+			_, err := WrapClient(ctx, n, client, "example.com", "/chat?token=s3cret",
+				&DialOptions{Subprotocols: []string{"chat", "chat"}})
+			assert.EqualError(t, err, `wsock: open example.com/chat: bad option: invalid or repeated subprotocol "chat"`)
+			assert.ErrorIs(t, err, ErrBadOption)
+			_, err = server.Read(make([]byte, 1))
+			assert.ErrorIs(t, err, io.EOF, "WrapClient closed the stream it owns")
+			return nil
+		})
+		assert.NoError(t, err)
+	})
 }
