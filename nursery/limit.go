@@ -2,14 +2,34 @@ package nursery
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/gotrio/gotrio/cancel"
 )
 
-// limiter bounds how many tasks hold one of its slots at once: a task holds
-// a slot while it runs, as a token in the channel.
+// limiter bounds how many tasks run at once. A task that got a place holds
+// a token in slots; a task let in beyond the limit because the nursery was
+// cancelled counts in overflow instead. Tasks are not told apart when they
+// end: each gives back an overflow count if there is one, a token
+// otherwise, so that running tasks = tokens + overflow always holds and no
+// task needs to remember how it got in (which keeps the default path's
+// goroutine frame as small as it was).
 type limiter struct {
-	slots chan struct{}
+	slots    chan struct{}
+	overflow atomic.Int64
+}
+
+func (l *limiter) release() {
+	for {
+		o := l.overflow.Load()
+		if o == 0 {
+			<-l.slots
+			return
+		}
+		if l.overflow.CompareAndSwap(o, o-1) {
+			return
+		}
+	}
 }
 
 // SetLimit bounds the number of tasks of n that run at once to k (like
@@ -44,45 +64,45 @@ func (n *Nursery) SetLimit(k int) {
 	n.limit.Store(&limiter{slots: make(chan struct{}, k)})
 }
 
-// acquire takes a limit slot for a task started with Go, waiting while all
-// are taken, and returns it (nil without a limit). Once n is cancelled it
-// stops waiting and returns nil: the task runs beyond the limit.
-func (n *Nursery) acquire() chan struct{} {
+// acquire takes a place for a task started with Go, waiting while all are
+// taken. Once n is cancelled it stops waiting and lets the task in beyond
+// the limit.
+func (n *Nursery) acquire() {
 	l := n.limit.Load()
 	if l == nil {
-		return nil
+		return
 	}
 	select {
 	case l.slots <- struct{}{}:
-		return l.slots
+		return
 	default:
 	}
 	select {
 	case l.slots <- struct{}{}:
-		return l.slots
 	case <-n.ctx.Done():
-		return nil
+		l.overflow.Add(1)
 	}
 }
 
 // acquireFor is acquire for Start, which also stops waiting, with the
-// cancellation error, when the caller's ctx is cancelled.
-func (n *Nursery) acquireFor(ctx context.Context) (chan struct{}, error) {
+// cancellation error and without a place, when the caller's ctx is
+// cancelled.
+func (n *Nursery) acquireFor(ctx context.Context) error {
 	l := n.limit.Load()
 	if l == nil {
-		return nil, nil
+		return nil
 	}
 	select {
 	case l.slots <- struct{}{}:
-		return l.slots, nil
+		return nil
 	default:
 	}
 	select {
 	case l.slots <- struct{}{}:
-		return l.slots, nil
 	case <-n.ctx.Done():
-		return nil, nil
+		l.overflow.Add(1)
 	case <-ctx.Done():
-		return nil, cancel.Checkpoint(ctx)
+		return cancel.Checkpoint(ctx)
 	}
+	return nil
 }
