@@ -2,24 +2,37 @@ package nursery
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/gotrio/gotrio/cancel"
 )
 
-// limiter bounds how many tasks run at once. A task that got a place holds
-// a token in slots; a task let in beyond the limit because the nursery was
-// cancelled counts in overflow instead. Tasks are not told apart when they
-// end: each gives back an overflow count if there is one, a token
-// otherwise, so that running tasks = tokens + overflow always holds and no
-// task needs to remember how it got in (which keeps the default path's
-// goroutine frame as small as it was).
-type limiter struct {
+// A Limiter bounds how many tasks run at once across every nursery that
+// uses it (SetLimiter), like a Trio CapacityLimiter shared by several
+// nurseries: for example the fetches of a crawler whose pages each open a
+// nursery. A Limiter is safe for concurrent use.
+type Limiter struct {
+	// A task that got a place holds a token in slots; a task let in
+	// beyond the limit because its nursery was cancelled counts in
+	// overflow instead. Tasks are not told apart when they end: each gives
+	// back an overflow count if there is one, a token otherwise, so that
+	// running tasks = tokens + overflow always holds and no task needs to
+	// remember how it got in (which keeps the goroutine of a task, limited
+	// or not, as small as without limits).
 	slots    chan struct{}
 	overflow atomic.Int64
 }
 
-func (l *limiter) release() {
+// NewLimiter returns a Limiter with k places. It panics if k < 1.
+func NewLimiter(k int) *Limiter {
+	if k < 1 {
+		panic("nursery: NewLimiter(" + strconv.Itoa(k) + "): a limit needs at least one place")
+	}
+	return &Limiter{slots: make(chan struct{}, k)}
+}
+
+func (l *Limiter) release() {
 	for {
 		o := l.overflow.Load()
 		if o == 0 {
@@ -54,14 +67,22 @@ func (n *Nursery) SetLimit(k int) {
 	if k == 0 {
 		panic("nursery: SetLimit(0) would block every task")
 	}
+	var l *Limiter
+	if k > 0 {
+		l = NewLimiter(k)
+	}
+	n.SetLimiter(l)
+}
+
+// SetLimiter makes n's tasks take their places from l, which other
+// nurseries may share; nil removes the limit. It works as SetLimit, with
+// the places counted across every nursery using l, and like SetLimit it
+// panics if n has tasks running.
+func (n *Nursery) SetLimiter(l *Limiter) {
 	if n.state.Load()&(joining-1) != 0 {
 		panic("nursery: SetLimit while tasks are running")
 	}
-	if k < 0 {
-		n.limit.Store(nil)
-		return
-	}
-	n.limit.Store(&limiter{slots: make(chan struct{}, k)})
+	n.limit.Store(l)
 }
 
 // acquire takes a place for a task started with Go, waiting while all are

@@ -28,7 +28,7 @@ type Nursery struct {
 
 	last atomic.Pointer[task] // the most recent task identity, for reuse
 
-	limit atomic.Pointer[limiter] // set by SetLimit; nil means no limit
+	limit atomic.Pointer[Limiter] // set by SetLimit; nil means no limit
 
 	mu       sync.Mutex
 	failed   bool        // the scope was cancelled for a failure
