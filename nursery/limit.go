@@ -71,16 +71,18 @@ func (n *Nursery) SetLimit(k int) {
 	if k > 0 {
 		l = NewLimiter(k)
 	}
-	n.SetLimiter(l)
+	n.setLimiter("SetLimit", l)
 }
 
 // SetLimiter makes n's tasks take their places from l, which other
 // nurseries may share; nil removes the limit. It works as SetLimit, with
 // the places counted across every nursery using l, and like SetLimit it
 // panics if n has tasks running.
-func (n *Nursery) SetLimiter(l *Limiter) {
+func (n *Nursery) SetLimiter(l *Limiter) { n.setLimiter("SetLimiter", l) }
+
+func (n *Nursery) setLimiter(verb string, l *Limiter) {
 	if n.state.Load()&(joining-1) != 0 {
-		panic("nursery: SetLimit while tasks are running")
+		panic("nursery: " + verb + " while tasks are running")
 	}
 	n.limit.Store(l)
 }
