@@ -97,6 +97,7 @@ func TestB2CancelReturnsAtOnceWhileBodyIsNotAtCheckpoint(t *testing.T) {
 	busy := make(chan struct{})
 	release := make(chan struct{})
 	done := make(chan error)
+	//gotrio:go the test needs Run blocked in another goroutine while it calls Cancel; joined by <-done
 	go func() {
 		done <- s.Run(context.Background(), func(ctx context.Context) error {
 			close(busy)

@@ -105,6 +105,7 @@ func TestEscapedContextIsClosedWhenRunReturns(t *testing.T) {
 		escapedChild, stop = context.WithCancel(ctx)
 		_ = stop // cancelled with the scope
 		nested = cancel.New()
+		//gotrio:go the nested scope must outlive the outer Run to test the escape; joined by nestedDone
 		go func() {
 			nestedDone <- nested.Run(ctx, func(ctx context.Context) error {
 				close(nestedEntered)

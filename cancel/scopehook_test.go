@@ -21,6 +21,7 @@ func hold(s *cancel.Scope, parent context.Context) (ctx context.Context, release
 	ready := make(chan context.Context)
 	stop := make(chan struct{})
 	done := make(chan error)
+	//gotrio:go hold keeps a scope running under the test's control; release joins it
 	go func() {
 		done <- s.Run(parent, func(ctx context.Context) error {
 			ready <- ctx

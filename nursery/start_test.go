@@ -247,6 +247,7 @@ func TestPendingStartKeepsTheNurseryOpen(t *testing.T) {
 		runDone := make(chan error)
 		go func() {
 			runDone <- nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+				//gotrio:nurseryescape the test hands n to a goroutine that must Start into it while Run drains
 				nc <- n
 				<-entered
 				return nil // the body returns while Start is pending
@@ -285,6 +286,7 @@ func TestFailedPendingStartLetsTheNurseryClose(t *testing.T) {
 		runDone := make(chan error)
 		go func() {
 			runDone <- nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+				//gotrio:nurseryescape the test hands n to a goroutine that must Start into it while Run drains
 				nc <- n
 				<-entered
 				return nil // the body returns while Start is pending
