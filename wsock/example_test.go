@@ -58,9 +58,9 @@ func Example() {
 }
 
 // Mounting WebSocket handlers in a net/http mux, next to ordinary pages.
-func ExampleServerOptions_HTTPHandler() {
+func ExampleNewHTTPHandler() {
 	mux := http.NewServeMux()
-	mux.Handle("/shout", (*wsock.ServerOptions)(nil).HTTPHandler(func(ctx context.Context, r *wsock.Request) error {
+	mux.Handle("/shout", wsock.NewHTTPHandler(func(ctx context.Context, r *wsock.Request) error {
 		c, err := r.Accept(ctx, nil)
 		if err != nil {
 			return err
@@ -70,7 +70,7 @@ func ExampleServerOptions_HTTPHandler() {
 			return err
 		}
 		return c.SendText(ctx, strings.ToUpper(string(m.Data)))
-	}))
+	}, nil))
 	hs := httptest.NewServer(mux)
 	defer hs.Close()
 
@@ -119,4 +119,48 @@ func ExampleRequest_Reject() {
 	})
 	// Output:
 	// 401 token required
+}
+
+// Shutting an http.Server down together with the WebSockets it serves:
+// http.Server.Shutdown does not wait for hijacked connections, and
+// HTTPHandler.Shutdown joins them.
+func ExampleHTTPHandler_Shutdown() {
+	accepted := make(chan struct{})
+	var handlerErr error
+	ws := wsock.NewHTTPHandler(func(ctx context.Context, r *wsock.Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		close(accepted)
+		_, handlerErr = c.Receive(ctx) // until the shutdown cancels ctx
+		return nil
+	}, nil)
+	hs := httptest.NewUnstartedServer(ws)
+	ws.RegisterOn(hs.Config) // hs.Config.Shutdown sends 1001 to every connection
+	hs.Start()
+	defer hs.Close()
+
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/"
+	var clientErr error
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		n.Go(func(ctx context.Context) error {
+			<-accepted
+			if err := hs.Config.Shutdown(ctx); err != nil {
+				return err
+			}
+			return ws.Shutdown(ctx) // returns once the handler has
+		})
+		return wsock.Open(ctx, url, nil, func(ctx context.Context, c *wsock.Conn) error {
+			_, clientErr = c.Receive(ctx)
+			return nil
+		})
+	})
+	fmt.Println("handler:", handlerErr)
+	fmt.Println("client:", clientErr)
+	fmt.Println("error:", err)
+	// Output:
+	// handler: context canceled
+	// client: wsock: connection closed: 1001 GOING_AWAY: server shutting down
+	// error: <nil>
 }

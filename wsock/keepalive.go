@@ -8,10 +8,6 @@ import (
 	"github.com/gotrio/gotrio/cancel"
 )
 
-// errKeepAliveTimeout is the cause of a connection that keep-alive gave up
-// on; *ClosedError unwraps to it.
-var errKeepAliveTimeout = errors.New("wsock: keepalive: no pong within the keep-alive timeout")
-
 // keepAlive pings c every ka.Interval (counted from the end of the previous
 // ping) until c closes or ctx is cancelled. A ping whose pong does not come
 // within ka.Timeout means the peer or the path to it is dead, so waiting for
@@ -19,7 +15,7 @@ var errKeepAliveTimeout = errors.New("wsock: keepalive: no pong within the keep-
 // its socket closed without a Close frame, which is what RFC 6455 calls
 // failing the connection. CloseReason is then AbnormalClosure (1006), and
 // blocked and later operations fail with a *ClosedError that unwraps to
-// errKeepAliveTimeout.
+// ErrKeepAliveTimeout.
 func keepAlive(ctx context.Context, c *Conn, ka KeepAliveOptions) {
 	t := time.NewTimer(ka.Interval)
 	defer t.Stop()
@@ -36,7 +32,7 @@ func keepAlive(ctx context.Context, c *Conn, ka KeepAliveOptions) {
 		})
 		if errors.Is(err, cancel.ErrTooSlow) {
 			c.logger.Debug("wsock: keepalive timeout", "conn", c.String(), "timeout", ka.Timeout)
-			c.abort(errKeepAliveTimeout, true)
+			c.abort(ErrKeepAliveTimeout, true)
 			return
 		}
 		if err != nil { // closed, or ctx cancelled

@@ -35,7 +35,7 @@ func TestKeepAliveAbortsAConnectionWhosePeerStopsAnswering(t *testing.T) {
 			var ce *ClosedError
 			require.ErrorAs(t, err, &ce)
 			assert.Equal(t, AbnormalClosure, ce.Reason.Code)
-			assert.ErrorIs(t, err, errKeepAliveTimeout)
+			assert.ErrorIs(t, err, ErrKeepAliveTimeout)
 			return nil
 		})
 		assert.NoError(t, err)
