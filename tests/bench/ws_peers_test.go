@@ -26,6 +26,7 @@ func serveHTTP(t *tracker, fn http.HandlerFunc) (string, func(), error) {
 	}
 	srv := &http.Server{Handler: fn, ErrorLog: log.New(io.Discard, "", 0)}
 	done := make(chan struct{})
+	//gotrio:go net/http's server for the compared libraries; joined by <-done
 	go func() {
 		defer close(done)
 		_ = srv.Serve(ln)
@@ -323,6 +324,7 @@ func gwsServeUpgraders(route func(path string) (*gws.Upgrader, bool)) (string, f
 	}
 	var t tracker
 	done := make(chan struct{})
+	//gotrio:go the accept loop of the compared library (gws); joined by <-done
 	go func() {
 		defer close(done)
 		for {
@@ -334,6 +336,7 @@ func gwsServeUpgraders(route func(path string) (*gws.Upgrader, bool)) (string, f
 				_ = nc.Close()
 				continue
 			}
+			//gotrio:go one goroutine per connection, as gws is meant to be used; joined by the tracker
 			go func() {
 				defer t.done(nc)
 				br := bufio.NewReaderSize(nc, 4<<10)
