@@ -135,6 +135,7 @@ func ExamplePreparedMessage() {
 			return err
 		}
 		mu.Lock()
+		//gotrio:connescape a member stays in the room while its handler runs, in Receive until the nursery ends
 		room = append(room, c)
 		mu.Unlock()
 		joined <- struct{}{}

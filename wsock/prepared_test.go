@@ -93,6 +93,7 @@ func TestSendPreparedUnderContextTakeoverKeepsTheStreamDecodable(t *testing.T) {
 	withPair(t, pairOptions{server: takeover, client: takeover}, func(ctx context.Context, p *pair) {
 		want := [][]byte{first, second, first, second}
 		errc := make(chan error, 1)
+		//gotrio:go the sends must run while the test receives; joined by <-errc
 		go func() {
 			err := p.server.Send(ctx, TextMessage, first)
 			if err == nil {
@@ -129,6 +130,7 @@ func TestSendPreparedAllocatesNothingOnceFramed(t *testing.T) {
 	for _, role := range []proto.Role{proto.Server, proto.Client} {
 		withBenchConn(t, false, role, func(ctx context.Context, c *Conn, peer net.Conn) {
 			drained := make(chan struct{})
+			//gotrio:go a raw peer that discards what it reads; joined by <-drained
 			go func() {
 				_, _ = io.Copy(io.Discard, peer)
 				close(drained)
