@@ -160,7 +160,7 @@ func TestVerifyNoneNamesTheBlockingCallAndItsCaller(t *testing.T) {
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 		n.GoNamed("locker", func(context.Context) error {
 			mu.Lock()
-			mu.Unlock()
+			defer mu.Unlock()
 			return nil
 		})
 		nurserytest.VerifyNone(ft)
