@@ -160,3 +160,54 @@ func ExamplePanicError() {
 	})
 	// Output: task "parser" panicked: unexpected token
 }
+
+// An overall deadline over tasks that end quietly when cancelled: the
+// tasks return nil, yet FailAfter reports cancel.ErrTooSlow, because the
+// end of a nursery is a checkpoint (as in Trio): it reports the enclosing
+// scope's cancellation, which FailAfter's scope catches. MoveOnAfter would
+// return nil instead, with CancelledCaught true.
+func ExampleRun_overallDeadline() {
+	poll := func(ctx context.Context) error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil // stopping is not a failure for this task
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	err := cancel.FailAfter(context.Background(), 50*time.Millisecond, func(ctx context.Context) error {
+		return nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
+			n.Go(poll)
+			n.Go(poll)
+			return nil
+		})
+	})
+	fmt.Println(errors.Is(err, cancel.ErrTooSlow), err)
+	// Output: true cancel: too slow: deadline exceeded
+}
+
+// SetLimit bounds how many tasks run at once; Go waits for a free place.
+func ExampleNursery_SetLimit() {
+	var mu sync.Mutex
+	running, most := 0, 0
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		n.SetLimit(2)
+		for range 10 {
+			n.Go(func(ctx context.Context) error {
+				mu.Lock()
+				running++
+				most = max(most, running)
+				mu.Unlock()
+				time.Sleep(time.Millisecond)
+				mu.Lock()
+				running--
+				mu.Unlock()
+				return nil
+			})
+		}
+		return nil
+	})
+	fmt.Println(err, "at most", most, "at once")
+	// Output: <nil> at most 2 at once
+}

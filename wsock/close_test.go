@@ -359,6 +359,7 @@ func TestW46ProtocolViolationsFailTheConnectionWithTheirCode(t *testing.T) {
 func runOwned(c *Conn) (cancelOwner func(), joined <-chan error) {
 	owner := cancel.New()
 	result := make(chan error, 1)
+	//gotrio:go runOwned plays an owner outside the test's nurseries; joined reports its end
 	go func() {
 		defer close(result)
 		_ = owner.Run(context.Background(), func(ctx context.Context) error {

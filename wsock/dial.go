@@ -107,7 +107,9 @@ func Open(ctx context.Context, url string, opts *DialOptions, body func(ctx cont
 		return nil
 	})
 	switch {
-	case err != nil:
+	// Under a cancelled enclosing scope the nursery reports that
+	// cancellation (its end is a checkpoint); the body's own error says more.
+	case err != nil && (bodyErr == nil || cancel.StripCancellation(err) != nil):
 		return err
 	case bodyErr != nil:
 		return bodyErr

@@ -351,6 +351,7 @@ func writeError(nc net.Conn, status int, h http.Header, msg string) {
 func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) error {
 	var herr error
 	_ = nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
+		//gotrio:nurseryescape r is this connection's request and lives no longer than serveConn; Accept starts its reader in n
 		r.n = n
 		returned := false
 		defer func() {

@@ -25,6 +25,7 @@ func serveHTTP(t *tracker, fn http.HandlerFunc) (string, func(), error) {
 	}
 	srv := &http.Server{Handler: fn, ErrorLog: log.New(io.Discard, "", 0)}
 	done := make(chan struct{})
+	//gotrio:go net/http's server for the compared libraries; joined by <-done
 	go func() {
 		defer close(done)
 		_ = srv.Serve(ln)
@@ -266,6 +267,7 @@ func gwsServe(h *handler) (string, func(), error) {
 	}
 	var t tracker
 	done := make(chan struct{})
+	//gotrio:go the accept loop of the compared library (gws); joined by <-done
 	go func() {
 		defer close(done)
 		for {
@@ -277,6 +279,7 @@ func gwsServe(h *handler) (string, func(), error) {
 				_ = nc.Close()
 				continue
 			}
+			//gotrio:go one goroutine per connection, as gws is meant to be used; joined by the tracker
 			go func() {
 				defer t.done(nc)
 				br := bufio.NewReaderSize(nc, 4<<10)

@@ -161,6 +161,7 @@ func runChromium(ctx context.Context, t *testing.T, target string, reports <-cha
 		return browserReport{}, fmt.Errorf("start chromium: %w", err)
 	}
 	exited := make(chan error, 1)
+	//gotrio:go waits for the chromium process, which no ctx can stop; joined by <-exited
 	go func() { exited <- cmd.Wait() }()
 
 	var report browserReport

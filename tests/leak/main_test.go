@@ -54,6 +54,7 @@ func scenario(t *testing.T, body func()) {
 // within d. stop joins the watchdog's goroutine.
 func watchdog(name string, d time.Duration) (stop func()) {
 	done, exited := make(chan struct{}), make(chan struct{})
+	//gotrio:go the watchdog must run outside every nursery it watches; stop joins it
 	go func() {
 		defer close(exited)
 		timer := time.NewTimer(d)

@@ -113,6 +113,7 @@ func TestOpenCancelledFromOutsideClosesWithGoingAway(t *testing.T) {
 						clientsN.Go(func(ctx context.Context) error {
 							var c *wsock.Conn
 							err := wsock.Open(ctx, ts.url, &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, oc *wsock.Conn) error {
+								//gotrio:connescape the test reads c.CloseReason after Open returned, to check how Open closed it
 								c = oc
 								if err := c.Ping(ctx, nil); err != nil {
 									return err
