@@ -97,7 +97,7 @@ func TestSnapshotSeesTaskLabelsAndRestoresGODEBUG(t *testing.T) {
 			release := make(chan struct{})
 			id := make(chan int, 1)
 			pprof.Do(context.Background(), pprof.Labels(nursery.LabelKey, "labelled"), func(context.Context) {
-				go func() {
+				go func() { //gotrio:go a goroutine with a label of its own, seen by Snapshot; close(release) ends it
 					id <- nurserytest.Snapshot()[0].ID
 					block(release)
 				}()

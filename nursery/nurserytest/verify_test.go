@@ -124,7 +124,7 @@ func TestVerifyNoneReportsABareGoroutineUnderTheTaskThatStartedIt(t *testing.T) 
 		started := make(chan struct{})
 		n.GoNamed("server", func(context.Context) error {
 			goStmt = here(1)
-			go block(release)
+			go block(release) //gotrio:go the leak under test; close(release) ends it
 			close(started)
 			return nil
 		})
@@ -144,7 +144,7 @@ func TestVerifyNoneReportsGoroutinesOfNoTask(t *testing.T) {
 	ft := &fakeT{}
 	release := make(chan struct{})
 	goStmt := here(1)
-	go block(release)
+	go block(release) //gotrio:go the leak under test; close(release) ends it
 	nurserytest.VerifyNone(ft)
 	close(release)
 	report := ft.report(t)
@@ -179,7 +179,7 @@ func TestVerifyNoneAcceptsAGoroutineThatEndsWithinTheRetries(t *testing.T) {
 	release := make(chan struct{})
 	timer := time.AfterFunc(20*time.Millisecond, func() { close(release) })
 	defer timer.Stop()
-	go block(release)
+	go block(release) //gotrio:go it ends within the retries, by the timer
 	nurserytest.VerifyNone(ft)
 	assert.Empty(t, ft.errors)
 }
@@ -188,7 +188,7 @@ func TestVerifyNonePassesGoleakOptionsThrough(t *testing.T) {
 	ft := &fakeT{}
 	release := make(chan struct{})
 	defer close(release)
-	go block(release)
+	go block(release) //gotrio:go the leak that the option ignores; close(release) ends it
 	nurserytest.VerifyNone(ft, goleak.IgnoreTopFunction("github.com/gotrio/gotrio/nursery/nurserytest_test.block"))
 	assert.Empty(t, ft.errors)
 
@@ -224,7 +224,7 @@ type fakeM struct {
 
 func (m fakeM) Run() int {
 	if m.release != nil {
-		go block(m.release)
+		go block(m.release) //gotrio:go the run leaks it on purpose; the test closes release
 	}
 	return m.code
 }

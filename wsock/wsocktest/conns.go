@@ -25,8 +25,9 @@ func Pipe(t testing.TB, opts *Options) (client, server *wsock.Conn) {
 		if err != nil {
 			return err
 		}
+		//gotrio:connescape the server end is the test's: the handler keeps it open until the test ends
 		accepted <- c
-		<-ctx.Done() // the server end is the test's until it ends
+		<-ctx.Done()
 		return nil
 	}, &o)
 	err := s.h.run(t.Context(), func(ctx context.Context, n *nursery.Nursery) error {

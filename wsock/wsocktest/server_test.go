@@ -85,7 +85,7 @@ func leakingHandler(release <-chan struct{}) wsock.Handler {
 		if _, err := r.Accept(ctx, nil); err != nil {
 			return err
 		}
-		go func() { <-release }()
+		go func() { <-release }() //gotrio:go the leak under test; close(release) ends it
 		return nil
 	}
 }
@@ -113,7 +113,7 @@ func TestCloseChecksOnlyTheServersOwnGoroutines(t *testing.T) {
 		// Goroutines of another test, running in parallel: one in a task,
 		// one of no task.
 		n.GoNamed("someone else", func(context.Context) error { <-release; return nil })
-		go func() { <-release }()
+		go func() { <-release }() //gotrio:go a goroutine of no task, as of another test; close(release) ends it
 
 		ft := newFakeT(t)
 		srv := wsocktest.NewServer(ft, wsocktest.Echo, nil)
