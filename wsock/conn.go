@@ -103,9 +103,10 @@ type Conn struct {
 	pongLen       int
 	dl            deadlines
 
-	// Pings waiting for their pong (ping.go).
+	// Pings waiting for their pong (ping.go), and keep-alive's (keepalive.go).
 	pingMu sync.Mutex
 	pings  []*pendingPing
+	pongs  pongWatch
 
 	// Closing state (close.go).
 	mu          sync.Mutex

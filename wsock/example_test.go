@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
@@ -257,4 +258,63 @@ func ExampleCloseStatus() {
 	// true 1008 POLICY_VIOLATION
 	// -1 INVALID
 	// error: <nil>
+}
+
+// A chat room's broadcast: the message is framed (and compressed, where the
+// connection negotiated permessage-deflate) once per distinct setting, not
+// once per member of the room.
+func ExamplePreparedMessage() {
+	var mu sync.Mutex
+	var room []*wsock.Conn
+	joined := make(chan struct{})
+	member := func(ctx context.Context, r *wsock.Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		//gotrio:connescape a member stays in the room while its handler runs, in Receive until the nursery ends
+		room = append(room, c)
+		mu.Unlock()
+		joined <- struct{}{}
+		_, _ = c.Receive(ctx) // until the member leaves
+		return nil
+	}
+	_ = nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		srv, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", member, nil))
+		if err != nil {
+			return err
+		}
+		defer n.Scope().Cancel("done")
+		url := "ws://" + srv.Addr().String() + "/room"
+		var members []*wsock.Conn
+		for range 3 {
+			c, err := wsock.Connect(ctx, n, url, nil)
+			if err != nil {
+				return err
+			}
+			members = append(members, c)
+			<-joined
+		}
+
+		pm := wsock.NewPreparedMessage(wsock.TextMessage, []byte("ada: hello, room"))
+		mu.Lock()
+		for _, c := range room {
+			_ = c.SendPrepared(ctx, pm) // a failed member is the member's business
+		}
+		mu.Unlock()
+
+		for i, c := range members {
+			m, err := c.Receive(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("member %d got %q\n", i+1, m.Data)
+		}
+		return nil
+	})
+	// Output:
+	// member 1 got "ada: hello, room"
+	// member 2 got "ada: hello, room"
+	// member 3 got "ada: hello, room"
 }

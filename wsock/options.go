@@ -185,7 +185,16 @@ type KeepAliveOptions struct {
 	// disables keep-alive.
 	Interval time.Duration
 	// Timeout is how long a ping may wait for its pong; when it passes, the
-	// connection is failed (see keepalive.go's doc). 0 means Interval.
+	// connection is failed (closed without a handshake, AbnormalClosure). 0
+	// means Interval.
+	//
+	// Only time spent reading counts: while the connection has stopped
+	// reading because of back-pressure (MessageQueueSize messages wait for
+	// Receive, or a Reader has not read its data), the pong may be waiting
+	// unread, so the wait is paused; when reading resumes it starts again with
+	// a whole Timeout. A handler slower than Interval+Timeout to Receive thus
+	// never gets a healthy peer killed; a dead peer is found out Timeout after
+	// the handler catches up.
 	Timeout time.Duration
 }
 
