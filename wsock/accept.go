@@ -38,6 +38,7 @@ type Request struct {
 	nc       net.Conn
 	buffered []byte           // bytes the client sent after its handshake
 	n        *nursery.Nursery // the connection's nursery: Accept starts the reader there
+	nctx     context.Context  // n's context, which a shutdown cancels
 	scope    *cancel.Scope    // the handler's scope, cancelled when the server shuts down
 
 	mu         sync.Mutex
@@ -284,11 +285,11 @@ func (r *Request) settle() {
 	}
 }
 
-// own records n as the nursery of r's connection. A request drained before
-// has n cancelled at once.
-func (r *Request) own(n *nursery.Nursery) {
+// own records n, whose context is ctx, as the nursery of r's connection. A
+// request drained before has n cancelled at once.
+func (r *Request) own(ctx context.Context, n *nursery.Nursery) {
 	r.mu.Lock()
-	r.n = n
+	r.n, r.nctx = n, ctx
 	draining := r.draining
 	r.mu.Unlock()
 	if draining {
@@ -319,11 +320,16 @@ func (r *Request) outcome() (requestState, *Conn, bool) {
 	return r.state, r.conn, r.draining
 }
 
-// write writes an answer to the handshake, bounded by ConnectTimeout and ctx.
-// An answer written whole is a success even if ctx is cancelled meanwhile: the
-// client may be using the connection already. Only an interrupted write fails,
-// and closes the socket.
+// write writes an answer to the handshake, bounded by ConnectTimeout, by ctx
+// and by the server's shutdown (whatever ctx is). An answer written whole is
+// a success even if ctx is cancelled meanwhile: the client may be using the
+// connection already. Only an interrupted write fails, and closes the socket.
 func (r *Request) write(ctx context.Context, b []byte) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if r.nctx != nil {
+		defer context.AfterFunc(r.nctx, stop)()
+	}
 	return withConnectTimeout(ctx, r.srv.lim.connectTimeout, func(ctx context.Context) error {
 		release := interruptWriteOnCancel(ctx, r.nc)
 		_, err := r.nc.Write(b)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gotrio/gotrio/cancel"
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
@@ -147,5 +148,49 @@ func TestAcceptAfterItsHandlerReturnedFailsAndTheClientGets500(t *testing.T) {
 		assert.True(t, strings.HasPrefix(head, "HTTP/1.1 500 "), head)
 		_, err = (<-requests).Accept(ctx, nil)
 		assert.ErrorContains(t, err, "wsock: accept: the handler has returned")
+	})
+}
+
+func TestDrainInterruptsAnAcceptWritingToAClientThatDoesNotRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		accepting := make(chan struct{})
+		acceptErr := make(chan error, 1)
+		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+			serving := cancel.New()
+			cfg, err := newServerConfig(&ServerOptions{ConnectTimeout: Unlimited})
+			require.NoError(t, err)
+			ln := newWSPipeListener()
+			srv := newServer(cfg, ln)
+			served := make(chan error, 1)
+			n.Go(func(ctx context.Context) error {
+				served <- serving.Run(ctx, func(ctx context.Context) error {
+					return srv.Serve(ctx, func(ctx context.Context, r *Request) error {
+						// Deaf to the shutdown: only the server can end the write.
+						_, err := r.Accept(context.WithoutCancel(ctx), nil)
+						acceptErr <- err
+						return nil
+					})
+				})
+				return nil
+			})
+			nc, err := ln.DialContext(ctx, "", "")
+			require.NoError(t, err)
+			defer nc.Close()
+			n.Go(func(context.Context) error {
+				_, err := io.WriteString(nc, validUpgrade+"Sec-WebSocket-Version: 13\r\n\r\n")
+				close(accepting)
+				return err
+			})
+			<-accepting
+			synctest.Wait() // the Accept is writing its 101, which nobody reads
+			serving.Cancel("shutting down")
+			assert.NoError(t, <-served, "the drain ended although the client never read")
+			assert.ErrorIs(t, <-acceptErr, context.Canceled)
+			got, err := io.ReadAll(nc)
+			assert.NoError(t, err, "the socket was closed")
+			assert.Empty(t, got)
+			return nil
+		})
+		assert.NoError(t, err)
 	})
 }

@@ -345,7 +345,7 @@ func writeError(nc net.Conn, status int, h http.Header, msg string) {
 func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) error {
 	var herr error
 	_ = nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
-		r.own(n)
+		r.own(ctx, n)
 		returned := false
 		defer func() {
 			if !returned { // the handler panicked into the handler nursery
