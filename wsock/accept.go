@@ -127,9 +127,10 @@ func (r *Request) RemoteAddr() net.Addr { return r.nc.RemoteAddr() }
 // one the client proposed; opts.Header reaches the client as extra fields of
 // the answer. permessage-deflate is accepted when the client offered it and
 // the server's Compression allows it. Writing the answer is bounded by the
-// server's ConnectTimeout (ErrConnectTimeout) and by ctx; an answer written
-// whole is a success though, even if ctx was cancelled meanwhile (a server
-// shutting down then closes the connection with 1001).
+// server's ConnectTimeout (ErrConnectTimeout), by ctx and by the server's
+// shutdown, whatever ctx is; an answer written whole is a success though,
+// even if ctx was cancelled meanwhile (a server shutting down then closes the
+// connection with 1001).
 //
 // Call it before the handler returns (from the handler or a task of a nursery
 // inside it). An Accept begun after the handler returned fails without
@@ -202,8 +203,8 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 
 // Reject refuses the opening handshake with status (400 to 599), the fields
 // of header and body (trio-websocket's reject), then closes the socket. It is
-// bounded by the server's ConnectTimeout (ErrConnectTimeout) and by ctx. A
-// request is answered once.
+// bounded by the server's ConnectTimeout (ErrConnectTimeout), by ctx and by
+// the server's shutdown. A request is answered once.
 func (r *Request) Reject(ctx context.Context, status int, header http.Header, body []byte) error {
 	if status < 400 || status > 599 {
 		return &opError{"reject", badOption(fmt.Sprintf("status %d is not 400-599", status))}
