@@ -106,6 +106,10 @@ func TestServerSideErrorsSayWhatFailedOnce(t *testing.T) {
 	_, err := Listen("127.0.0.1:0", &ServerOptions{Compression: CompressionOptions{Level: -3}})
 	assert.EqualError(t, err, "wsock: listen: bad option: CompressionOptions.Level -3 is not between -2 and 9")
 	assert.ErrorIs(t, err, ErrBadOption)
+	_, err = Listen("127.0.0.1:-1", nil)
+	assert.EqualError(t, err, "wsock: listen tcp: address -1: invalid port", "net's own text, said once")
+	var oe *net.OpError
+	assert.ErrorAs(t, err, &oe)
 	assert.PanicsWithValue(t, "wsock: NewHTTPHandler: bad option: CompressionOptions.Level 10 is not between -2 and 9", func() {
 		NewHTTPHandler(echoHandler, &ServerOptions{Compression: CompressionOptions{Level: 10}})
 	})
