@@ -3,8 +3,6 @@ package ctxbackground
 import (
 	"context"
 	stdctx "context"
-	"os"
-	"os/signal"
 
 	"github.com/gotrio/gotrio/nursery"
 )
@@ -18,7 +16,7 @@ func init() {
 func work(ctx context.Context) error { return ctx.Err() }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt) // ctx is declared by this statement
+	ctx, stop := context.WithCancel(context.Background()) // ctx is declared by this statement
 	defer stop()
 	_ = work(context.Background()) // want `context.Background\(\) cuts the cancellation tree while ctx is in scope: use ctx`
 	_ = ctx
