@@ -79,32 +79,6 @@ func inGotrioPath(path string) bool {
 	return (path == modulePath || strings.HasPrefix(path, modulePath+"/")) && !strings.Contains(path, "/internal")
 }
 
-// funcLitParam returns the object of the i-th parameter of lit, or nil when
-// the parameter is unnamed or blank.
-func funcLitParam(info *types.Info, lit *ast.FuncLit, i int) *types.Var {
-	k := 0
-	for _, field := range lit.Type.Params.List {
-		if len(field.Names) == 0 {
-			if k == i {
-				return nil
-			}
-			k++
-			continue
-		}
-		for _, name := range field.Names {
-			if k == i {
-				if name.Name == "_" {
-					return nil
-				}
-				v, _ := info.Defs[name].(*types.Var)
-				return v
-			}
-			k++
-		}
-	}
-	return nil
-}
-
 // uses reports whether any identifier under root refers to obj.
 func uses(info *types.Info, root ast.Node, obj types.Object) bool {
 	found := false
@@ -136,4 +110,95 @@ func fileOf(pass *analysis.Pass, pos token.Pos) *ast.File {
 // isTestFile reports whether node lies in a _test.go file.
 func isTestFile(pass *analysis.Pass, node ast.Node) bool {
 	return strings.HasSuffix(pass.Fset.File(node.Pos()).Name(), "_test.go")
+}
+
+// funcDecls maps the functions and methods declared in pass's files to
+// their declarations.
+func funcDecls(pass *analysis.Pass) map[*types.Func]*ast.FuncDecl {
+	decls := map[*types.Func]*ast.FuncDecl{}
+	for _, file := range pass.Files {
+		for _, d := range file.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil {
+				if fn, ok := pass.TypesInfo.Defs[fd.Name].(*types.Func); ok {
+					decls[fn] = fd
+				}
+			}
+		}
+	}
+	return decls
+}
+
+// funcValue returns the function or literal that x, a function-valued
+// argument, denotes: a *ast.FuncLit, or the *ast.FuncDecl of a function or
+// method value declared in the package (f, s.method). It returns nil for
+// anything else.
+func funcValue(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, x ast.Expr) ast.Node {
+	switch x := ast.Unparen(x).(type) {
+	case *ast.FuncLit:
+		return x
+	case *ast.Ident:
+		if fn, ok := pass.TypesInfo.Uses[x].(*types.Func); ok && decls[fn] != nil {
+			return decls[fn]
+		}
+	case *ast.SelectorExpr:
+		if fn, ok := pass.TypesInfo.Uses[x.Sel].(*types.Func); ok && decls[fn] != nil {
+			return decls[fn]
+		}
+	}
+	return nil
+}
+
+// funcParam returns the object of the i-th parameter of a *ast.FuncLit or
+// *ast.FuncDecl, or nil when it is unnamed or blank.
+func funcParam(info *types.Info, fn ast.Node, i int) *types.Var {
+	ft := funcType(fn)
+	if ft == nil {
+		return nil
+	}
+	k := 0
+	for _, field := range ft.Params.List {
+		if len(field.Names) == 0 {
+			if k == i {
+				return nil
+			}
+			k++
+			continue
+		}
+		for _, name := range field.Names {
+			if k == i {
+				if name.Name == "_" {
+					return nil
+				}
+				v, _ := info.Defs[name].(*types.Var)
+				return v
+			}
+			k++
+		}
+	}
+	return nil
+}
+
+// funcType returns the type of a *ast.FuncLit or *ast.FuncDecl.
+func funcType(fn ast.Node) *ast.FuncType {
+	switch fn := fn.(type) {
+	case *ast.FuncLit:
+		return fn.Type
+	case *ast.FuncDecl:
+		return fn.Type
+	}
+	return nil
+}
+
+// funcSignature returns the signature of a *ast.FuncLit or *ast.FuncDecl.
+func funcSignature(info *types.Info, fn ast.Node) *types.Signature {
+	switch fn := fn.(type) {
+	case *ast.FuncLit:
+		sig, _ := info.TypeOf(fn).(*types.Signature)
+		return sig
+	case *ast.FuncDecl:
+		if obj := info.Defs[fn.Name]; obj != nil {
+			return obj.Type().(*types.Signature)
+		}
+	}
+	return nil
 }

@@ -223,3 +223,24 @@ func optedOut(ctx context.Context) error {
 		return nil
 	})
 }
+
+// A body declared as a method is followed too.
+
+func (s *server) serve(ctx context.Context, n *nursery.Nursery) error {
+	s.n = n // want `stored in a field of a value from outside the callback`
+	n.Go(task)
+	return nil
+}
+
+func (s *server) serveWell(ctx context.Context, n *nursery.Nursery) error {
+	use(n)
+	return nil
+}
+
+func namedBodies(ctx context.Context, s *server) error {
+	if err := nursery.Run(ctx, s.serve); err != nil {
+		return err
+	}
+	_ = nursery.Run(ctx, s.serve) // checked once
+	return nursery.Run(ctx, s.serveWell)
+}
