@@ -295,14 +295,3 @@ func methodRecv(call *ast.CallExpr) ast.Expr {
 	}
 	return nil
 }
-
-// funcBody returns the body of a *ast.FuncLit or *ast.FuncDecl.
-func funcBody(fn ast.Node) *ast.BlockStmt {
-	switch fn := fn.(type) {
-	case *ast.FuncLit:
-		return fn.Body
-	case *ast.FuncDecl:
-		return fn.Body
-	}
-	return nil
-}

@@ -178,6 +178,17 @@ func funcParam(info *types.Info, fn ast.Node, i int) *types.Var {
 	return nil
 }
 
+// funcBody returns the body of a *ast.FuncLit or *ast.FuncDecl.
+func funcBody(fn ast.Node) *ast.BlockStmt {
+	switch fn := fn.(type) {
+	case *ast.FuncLit:
+		return fn.Body
+	case *ast.FuncDecl:
+		return fn.Body
+	}
+	return nil
+}
+
 // funcType returns the type of a *ast.FuncLit or *ast.FuncDecl.
 func funcType(fn ast.Node) *ast.FuncType {
 	switch fn := fn.(type) {
