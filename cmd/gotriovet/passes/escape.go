@@ -70,6 +70,9 @@ func (e *escape) reportf(node ast.Node, format string, args ...any) {
 // holds reports whether the value of x may hold the handle.
 func (e *escape) holds(x ast.Expr) bool {
 	info := e.pass.TypesInfo
+	if _, basic := types.Unalias(info.TypeOf(x)).(*types.Basic); basic {
+		return false // a number, string or bool cannot hold a pointer
+	}
 	switch x := ast.Unparen(x).(type) {
 	case *ast.Ident:
 		return e.held[info.Uses[x]]

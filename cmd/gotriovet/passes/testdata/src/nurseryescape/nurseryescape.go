@@ -21,7 +21,10 @@ type holder struct{ n *nursery.Nursery }
 type server struct {
 	n     *nursery.Nursery
 	hooks []func()
+	name  string
 }
+
+var names []string
 
 func task(ctx context.Context) error { return nil }
 
@@ -182,6 +185,7 @@ func localAliasesAndHolders(ctx context.Context) error {
 		s.n.Go(task)
 		all := []*nursery.Nursery{n}
 		all[0].Go(task)
+		names = append(names, s.name) // a string cannot hold the handle
 		start := func() { n.Go(task) }
 		start()
 		spawn := n.Go
