@@ -38,7 +38,7 @@ line above that says why: //gotrio:connescape <reason>.`,
 func runConnEscape(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	const what = "*wsock.Conn"
-	optOuts := newOptOuts(pass, "connescape")
+	optOuts := newOptOuts(pass, "connescape", true)
 	decls := funcDecls(pass)
 	checked := map[ast.Node]bool{}
 	for c := range insp.Root().Preorder((*ast.CallExpr)(nil)) {

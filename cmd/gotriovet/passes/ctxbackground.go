@@ -44,7 +44,7 @@ func init() {
 
 func runCtxBackground(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
-	optOuts := newOptOuts(pass, "ctxbackground")
+	optOuts := newOptOuts(pass, "ctxbackground", ctxBackgroundTests)
 	for c := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
 		call := c.Node().(*ast.CallExpr)
 		fn := callee(pass.TypesInfo, call)

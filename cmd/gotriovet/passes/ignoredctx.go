@@ -54,7 +54,7 @@ func init() {
 func runIgnoredCtx(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	info := pass.TypesInfo
-	optOuts := newOptOuts(pass, "ignoredctx")
+	optOuts := newOptOuts(pass, "ignoredctx", ignoredCtxTests)
 	decls := funcDecls(pass)
 	checked := map[ast.Node]bool{}
 	for c := range insp.Root().Preorder((*ast.CallExpr)(nil)) {

@@ -43,7 +43,7 @@ comment on the reported line or the line above that says why:
 
 func runNurseryEscape(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
-	optOuts := newOptOuts(pass, "nurseryescape")
+	optOuts := newOptOuts(pass, "nurseryescape", true)
 	decls := funcDecls(pass)
 	checked := map[ast.Node]bool{}
 	for c := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
