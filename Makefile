@@ -57,6 +57,6 @@ fuzz:
 ## lint: gofmt, go vet, gotriovet and staticcheck (pinned).
 lint: vet gotriovet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) run $(STATICCHECK) ./...
+	@set -e; for m in $(MODULES); do echo "== staticcheck $$m"; (cd $$m && $(GO) run $(STATICCHECK) ./...); done
 
 -include tests/interop/peers.mk
