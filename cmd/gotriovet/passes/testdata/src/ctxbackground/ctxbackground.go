@@ -86,3 +86,26 @@ func endedBlock() error {
 	}
 	return work(context.Background())
 }
+
+// Giving a nil ctx a root cuts nothing.
+func defaultsNil(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if nil == ctx {
+		ctx = context.TODO()
+	}
+	return work(ctx)
+}
+
+// Only that idiom: other assignments in such an if still cut the tree.
+func notTheIdiom(ctx, other context.Context) error {
+	if ctx == nil {
+		other = context.Background() // want `while ctx is in scope`
+	}
+	if ctx != nil {
+		ctx = context.Background() // want `while ctx is in scope`
+	}
+	ctx = context.Background() // want `while ctx is in scope`
+	return work(other)
+}
