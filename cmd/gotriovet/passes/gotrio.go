@@ -112,37 +112,93 @@ func isTestFile(pass *analysis.Pass, node ast.Node) bool {
 	return strings.HasSuffix(pass.Fset.File(node.Pos()).Name(), "_test.go")
 }
 
-// funcDecls maps the functions and methods declared in pass's files to
-// their declarations.
-func funcDecls(pass *analysis.Pass) map[*types.Func]*ast.FuncDecl {
-	decls := map[*types.Func]*ast.FuncDecl{}
+// A funcIndex finds the code of the function values a package passes
+// around: the functions and methods it declares, and the local variables
+// that are set once, to a function literal (task := func(ctx ...) {...}).
+type funcIndex struct {
+	pass  *analysis.Pass
+	decls map[*types.Func]*ast.FuncDecl
+	lits  map[*types.Var]*ast.FuncLit
+}
+
+// indexFuncs builds the funcIndex of pass.
+func indexFuncs(pass *analysis.Pass) *funcIndex {
+	ix := &funcIndex{pass: pass, decls: map[*types.Func]*ast.FuncDecl{}, lits: map[*types.Var]*ast.FuncLit{}}
+	info := pass.TypesInfo
+	assigned := map[*types.Var]int{}
 	for _, file := range pass.Files {
 		for _, d := range file.Decls {
 			if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil {
-				if fn, ok := pass.TypesInfo.Defs[fd.Name].(*types.Func); ok {
-					decls[fn] = fd
+				if fn, ok := info.Defs[fd.Name].(*types.Func); ok {
+					ix.decls[fn] = fd
 				}
 			}
 		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			var lhs []*ast.Ident
+			var rhs []ast.Expr
+			switch n := n.(type) {
+			case *ast.AssignStmt:
+				for _, l := range n.Lhs {
+					id, _ := ast.Unparen(l).(*ast.Ident)
+					lhs = append(lhs, id)
+				}
+				rhs = n.Rhs
+			case *ast.ValueSpec:
+				lhs, rhs = n.Names, n.Values
+			case *ast.UnaryExpr: // &task lets anything set it
+				if id, ok := ast.Unparen(n.X).(*ast.Ident); ok && n.Op == token.AND {
+					if v, ok := info.ObjectOf(id).(*types.Var); ok {
+						assigned[v] += 2
+					}
+				}
+			}
+			for i, id := range lhs {
+				v, ok := info.ObjectOf(id).(*types.Var)
+				if id == nil || !ok {
+					continue
+				}
+				assigned[v]++
+				if len(lhs) == len(rhs) {
+					if lit, ok := ast.Unparen(rhs[i]).(*ast.FuncLit); ok {
+						ix.lits[v] = lit
+					}
+				}
+			}
+			return true
+		})
 	}
-	return decls
+	for v := range ix.lits {
+		if assigned[v] != 1 || v.Parent() == pass.Pkg.Scope() {
+			delete(ix.lits, v) // set again, or a package-level variable anyone may set
+		}
+	}
+	return ix
 }
 
-// funcValue returns the function or literal that x, a function-valued
-// argument, denotes: a *ast.FuncLit, or the *ast.FuncDecl of a function or
-// method value declared in the package (f, s.method). It returns nil for
-// anything else.
-func funcValue(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, x ast.Expr) ast.Node {
+// value returns the code that x, a function-valued argument, denotes: a
+// *ast.FuncLit (written there or held by a variable set once), or the
+// *ast.FuncDecl of a function or method value declared in the package (f,
+// s.method). It returns nil for anything else.
+func (ix *funcIndex) value(x ast.Expr) ast.Node {
+	info := ix.pass.TypesInfo
 	switch x := ast.Unparen(x).(type) {
 	case *ast.FuncLit:
 		return x
 	case *ast.Ident:
-		if fn, ok := pass.TypesInfo.Uses[x].(*types.Func); ok && decls[fn] != nil {
-			return decls[fn]
+		switch obj := info.Uses[x].(type) {
+		case *types.Func:
+			if d := ix.decls[obj]; d != nil {
+				return d
+			}
+		case *types.Var:
+			if lit := ix.lits[obj]; lit != nil {
+				return lit
+			}
 		}
 	case *ast.SelectorExpr:
-		if fn, ok := pass.TypesInfo.Uses[x.Sel].(*types.Func); ok && decls[fn] != nil {
-			return decls[fn]
+		if fn, ok := info.Uses[x.Sel].(*types.Func); ok && ix.decls[fn] != nil {
+			return ix.decls[fn]
 		}
 	}
 	return nil

@@ -21,11 +21,12 @@ var IgnoredCtx = &analysis.Analyzer{
 
 Cancellation in Go is cooperative: a task that never looks at its ctx
 cannot be cancelled, so the nursery or scope that wants to stop it waits
-until it finishes on its own. A task body is a function literal whose first
+until it finishes on its own. A task body is a function whose first
 parameter is a context.Context, passed to a function of gotrio (nursery.Run,
 n.Go, n.GoNamed, nursery.Start, Scope.Run, MoveOnAfter, FailAfter,
 wsock.Open, wsock.Serve and other handlers) or converted to one of its
-function types (wsock.Handler). When the body never refers to its ctx
+function types (wsock.Handler): a function literal, a local variable set
+once to one, or a function or method declared in the package. When the body never refers to its ctx
 parameter (or leaves it unnamed), the check reports each place it blocks:
 time.Sleep, a channel receive or send outside a select, and a select with
 no default case. Nested function literals are not searched for blocking
@@ -55,7 +56,7 @@ func runIgnoredCtx(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	info := pass.TypesInfo
 	optOuts := newOptOuts(pass, "ignoredctx", ignoredCtxTests)
-	decls := funcDecls(pass)
+	funcs := indexFuncs(pass)
 	checked := map[ast.Node]bool{}
 	for c := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
 		call := c.Node().(*ast.CallExpr)
@@ -63,7 +64,7 @@ func runIgnoredCtx(pass *analysis.Pass) (any, error) {
 			continue
 		}
 		for _, arg := range call.Args {
-			body := funcValue(pass, decls, arg)
+			body := funcs.value(arg)
 			if body == nil || checked[body] || !takesCtxFirst(funcSignature(info, body)) {
 				continue
 			}

@@ -28,8 +28,9 @@ time.AfterFunc callback or a task of another nursery that outlives the body.
 Accepted: passing n to a function called while the body runs, deferring a
 call that uses it, and closures passed to n.Go, n.GoNamed or nursery.Start
 of n or of a nursery opened inside the body (they are joined before Run
-returns). A body given as a function or method declared in the package
-(nursery.Run(ctx, s.serve)) is followed the same way; its receiver and other
+returns). A body held by a local variable set once, or given as a function
+or method declared in the package (nursery.Run(ctx, s.serve)), is followed
+the same way; its receiver and other
 parameters count as coming from outside.
 
 A deliberate escape (a test that Go panics after Run) is allowed by a
@@ -44,14 +45,14 @@ comment on the reported line or the line above that says why:
 func runNurseryEscape(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	optOuts := newOptOuts(pass, "nurseryescape", true)
-	decls := funcDecls(pass)
+	funcs := indexFuncs(pass)
 	checked := map[ast.Node]bool{}
 	for c := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
 		call := c.Node().(*ast.CallExpr)
 		if !isFunc(callee(pass.TypesInfo, call), nurseryPath, "Run") || len(call.Args) != 2 {
 			continue
 		}
-		body := funcValue(pass, decls, call.Args[1])
+		body := funcs.value(call.Args[1])
 		if body == nil || checked[body] {
 			continue
 		}

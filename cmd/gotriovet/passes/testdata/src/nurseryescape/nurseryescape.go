@@ -248,3 +248,12 @@ func namedBodies(ctx context.Context, s *server) error {
 	_ = nursery.Run(ctx, s.serve) // checked once
 	return nursery.Run(ctx, s.serveWell)
 }
+
+// A body held by a variable that is set once is followed too.
+func bodyInAVariable(ctx context.Context) error {
+	body := func(ctx context.Context, n *nursery.Nursery) error {
+		global = n // want `stored in package-level variable global`
+		return nil
+	}
+	return nursery.Run(ctx, body)
+}
