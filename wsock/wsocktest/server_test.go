@@ -2,6 +2,7 @@ package wsocktest_test
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"testing"
 	"testing/synctest"
@@ -125,4 +126,25 @@ func TestCloseChecksOnlyTheServersOwnGoroutines(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
+}
+
+func TestHandlerFailuresGoToTheTestLog(t *testing.T) {
+	ft := newFakeT(t)
+	srv := wsocktest.NewServer(ft, func(ctx context.Context, r *wsock.Request) error {
+		if _, err := r.Accept(ctx, nil); err != nil {
+			return err
+		}
+		return errors.New("boom")
+	}, nil)
+	err := srv.Open(t.Context(), func(ctx context.Context, c *wsock.Conn) error {
+		_, err := c.Receive(ctx)
+		return err
+	})
+	var ce *wsock.ClosedError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, wsock.InternalError, ce.Reason.Code)
+	assert.Empty(t, ft.finish(), "a handler's failure is the handler's, not the test's")
+	require.Len(t, ft.logs, 1)
+	assert.Contains(t, ft.logs[0], `msg="wsock: handler failed"`)
+	assert.Contains(t, ft.logs[0], "err=boom")
 }
