@@ -32,7 +32,7 @@ type LeakError struct {
 //	        created by  main.(*conn).serve /src/conn.go:64 (goroutine 12)
 //	(no task)
 //	  goroutine 7 [select]
-//	        …
+//	      blocks in   …
 func (e *LeakError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "nurserytest: %d leaked goroutine%s, by task:\n", len(e.Goroutines), plural(len(e.Goroutines)))
