@@ -147,6 +147,14 @@ var goroot = func() string {
 	return ""
 }()
 
+// Goroutines returns every goroutine of the process but the caller's, each
+// with its task, for checks of one's own; a LeakError made of some of them
+// reports them as Find does.
+func Goroutines() []Goroutine {
+	gs := snapshot()
+	return gs[min(1, len(gs)):]
+}
+
 // snapshot returns every goroutine, the caller's first, each with its task.
 func snapshot() []Goroutine {
 	return parseStacks(labelledStacks())

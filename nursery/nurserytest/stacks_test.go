@@ -149,3 +149,28 @@ created by github.com/gotrio/gotrio/nursery.(*Nursery).GoNamed in goroutine 8
 	assert.Equal(t, "github.com/gotrio/gotrio/wsock/wsocktest_test.TestChat.func1", gs[0].Entry().Function,
 		"a test package of gotrio is user code")
 }
+
+func TestGoroutinesLeavesOutTheCaller(t *testing.T) {
+	me := nurserytest.Snapshot()[0].ID
+	for _, g := range nurserytest.Goroutines() {
+		assert.NotEqual(t, me, g.ID)
+	}
+}
+
+func TestALeakErrorOfAnyOrderPrintsATree(t *testing.T) {
+	err := &nurserytest.LeakError{Goroutines: []nurserytest.Goroutine{
+		{ID: 3, State: "select"},
+		{ID: 2, Task: "a/x", State: "select"},
+		{ID: 4, Task: "a b", State: "select"},
+		{ID: 1, Task: "a", State: "select"},
+	}}
+	assert.Equal(t, `nurserytest: 4 leaked goroutines, by task:
+a
+  goroutine 1 [select]
+  x
+    goroutine 2 [select]
+a b
+  goroutine 4 [select]
+(no task)
+  goroutine 3 [select]`, err.Error())
+}
