@@ -3,6 +3,7 @@ package wsocktest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"testing"
 	"testing/synctest"
@@ -147,4 +148,21 @@ func TestHandlerFailuresGoToTheTestLog(t *testing.T) {
 	require.Len(t, ft.logs, 1)
 	assert.Contains(t, ft.logs[0], `msg="wsock: handler failed"`)
 	assert.Contains(t, ft.logs[0], "err=boom")
+}
+
+func TestParallelServersEachCheckTheirOwnSubtree(t *testing.T) {
+	// Twelve servers, so that "wsocktest server 1" runs beside
+	// "wsocktest server 1x": a subtree is its path and what lies below it.
+	for i := range 12 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			srv := wsocktest.NewServer(t, wsocktest.Echo, &wsocktest.Options{Pipe: i%2 == 0})
+			err := srv.Open(t.Context(), func(ctx context.Context, c *wsock.Conn) error {
+				got, err := roundTrip(ctx, c, srv.Task())
+				assert.Equal(t, srv.Task(), got)
+				return err
+			})
+			require.NoError(t, err)
+		})
+	}
 }
