@@ -23,13 +23,9 @@ type Scope struct {
 	shield       bool
 	delivered    bool       // ctx has been cancelled
 	orphaned     bool       // delivered by a former parent (see reparent)
+	nursery      bool       // strips with scopehook.StripNursery (see exit)
 	options      uint8      // which deadline options New was given
 	ownCause     *Cancelled // why this scope cancelled itself
-
-	// stripFn removes the cancellation leaves of the body's error when the
-	// scope catches; nil means StripCancellation's rule. A nursery supplies
-	// one that keeps its own error types.
-	stripFn func(error) (error, bool)
 
 	hasDeadline bool
 	deadline    time.Time
@@ -176,7 +172,7 @@ func (s *Scope) exit(errp *error, normal bool) {
 	s.state = stateDone
 	ps, stop := s.parentScope, s.stopAfter
 	s.parentScope, s.stopAfter = nil, nil
-	cancelled, shield, stripFn := s.cancelCalled || s.orphaned, s.shield, s.stripFn
+	cancelled, shield, nursery := s.cancelCalled || s.orphaned, s.shield, s.nursery
 	parent := s.parent()
 	s.mu.Unlock()
 	if ps != nil {
@@ -190,8 +186,9 @@ func (s *Scope) exit(errp *error, normal bool) {
 	if !normal || err == nil || !cancelled || (!shield && cancelledOrExpired(parent)) {
 		return
 	}
-	if stripFn == nil {
-		stripFn = strip
+	stripFn := strip
+	if nursery {
+		stripFn = scopehook.StripNursery // keeps the nursery's error types
 	}
 	if stripped, changed := stripFn(err); changed {
 		s.mu.Lock()
@@ -562,9 +559,7 @@ func init() {
 	scopehook.Reparent = func(scope any, parent context.Context) {
 		scope.(*Scope).reparent(parent)
 	}
-	scopehook.NewScope = func(strip func(error) (error, bool)) any {
-		return &Scope{stripFn: strip}
-	}
+	scopehook.NewNurseryScope = func() any { return &Scope{nursery: true} }
 	scopehook.OuterCancellation = func(scope any) error {
 		return scope.(*Scope).outerCancellation()
 	}

@@ -198,14 +198,16 @@ func TestScopehookReparentAfterRunDoesNothing(t *testing.T) {
 	assert.NoError(t, releaseB())
 }
 
-func TestScopehookNewScopeStripsWithTheGivenRuleWhenItCatches(t *testing.T) {
+func TestScopehookNurseryScopeStripsWithStripNurseryWhenItCatches(t *testing.T) {
 	errKept := errors.New("kept")
 	var seen []error
-	strip := func(err error) (error, bool) {
+	saved := scopehook.StripNursery
+	defer func() { scopehook.StripNursery = saved }()
+	scopehook.StripNursery = func(err error) (error, bool) {
 		seen = append(seen, err)
 		return errKept, true
 	}
-	s := scopehook.NewScope(strip).(*cancel.Scope)
+	s := scopehook.NewNurseryScope().(*cancel.Scope)
 	err := s.Run(context.Background(), func(ctx context.Context) error {
 		s.Cancel("done")
 		return cancel.Checkpoint(ctx)
@@ -217,7 +219,7 @@ func TestScopehookNewScopeStripsWithTheGivenRuleWhenItCatches(t *testing.T) {
 
 	// The decision is cancel's: a scope that is not cancelled strips nothing.
 	seen = nil
-	idle := scopehook.NewScope(strip).(*cancel.Scope)
+	idle := scopehook.NewNurseryScope().(*cancel.Scope)
 	assert.Same(t, errBoom, idle.Run(context.Background(), func(context.Context) error { return errBoom }))
 	assert.Empty(t, seen)
 	assert.False(t, idle.CancelledCaught())

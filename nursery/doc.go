@@ -39,7 +39,7 @@
 //
 // SetLimit bounds how many tasks run at once (errgroup's SetLimit, Trio's
 // CapacityLimiter): Go then waits for a free place, and stops waiting when
-// the nursery is cancelled.
+// the nursery is cancelled. A Limiter shares such places among nurseries.
 //
 // Start is Trio's nursery.start: it runs a task until the task says it is
 // ready (TaskStatus.Started) and returns the value it passes, for example

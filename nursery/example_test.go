@@ -189,25 +189,55 @@ func ExampleRun_overallDeadline() {
 
 // SetLimit bounds how many tasks run at once; Go waits for a free place.
 func ExampleNursery_SetLimit() {
-	var mu sync.Mutex
-	running, most := 0, 0
+	var w work
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 		n.SetLimit(2)
 		for range 10 {
-			n.Go(func(ctx context.Context) error {
-				mu.Lock()
-				running++
-				most = max(most, running)
-				mu.Unlock()
-				time.Sleep(time.Millisecond)
-				mu.Lock()
-				running--
-				mu.Unlock()
-				return nil
+			n.Go(w.do)
+		}
+		return nil
+	})
+	fmt.Println(err, "at most", w.most, "at once")
+	// Output: <nil> at most 2 at once
+}
+
+// A Limiter shared by several nurseries bounds their tasks together, here
+// the fetches of every page of a crawl.
+func ExampleLimiter() {
+	fetches := nursery.NewLimiter(3)
+	var w work
+	err := nursery.Run(context.Background(), func(ctx context.Context, crawl *nursery.Nursery) error {
+		for range 4 {
+			crawl.Go(func(ctx context.Context) error {
+				return nursery.Run(ctx, func(ctx context.Context, page *nursery.Nursery) error {
+					page.SetLimiter(fetches)
+					for range 5 {
+						page.Go(w.do)
+					}
+					return nil
+				})
 			})
 		}
 		return nil
 	})
-	fmt.Println(err, "at most", most, "at once")
-	// Output: <nil> at most 2 at once
+	fmt.Println(err, "at most", w.most, "fetches at once")
+	// Output: <nil> at most 3 fetches at once
+}
+
+// work is a millisecond of work that counts how many run at once.
+type work struct {
+	mu            sync.Mutex
+	running, most int
+}
+
+func (w *work) do(ctx context.Context) error {
+	w.mu.Lock()
+	w.running++
+	w.most = max(w.most, w.running)
+	w.mu.Unlock()
+	time.Sleep(time.Millisecond)
+	w.mu.Lock()
+	w.running--
+	w.mu.Unlock()
+	return nil
 }

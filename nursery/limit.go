@@ -2,14 +2,47 @@ package nursery
 
 import (
 	"context"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/gotrio/gotrio/cancel"
 )
 
-// limiter bounds how many tasks hold one of its slots at once: a task holds
-// a slot while it runs, as a token in the channel.
-type limiter struct {
-	slots chan struct{}
+// A Limiter bounds how many tasks run at once across every nursery that
+// uses it (SetLimiter), like a Trio CapacityLimiter shared by several
+// nurseries: for example the fetches of a crawler whose pages each open a
+// nursery. A Limiter is safe for concurrent use.
+type Limiter struct {
+	// A task that got a place holds a token in slots; a task let in
+	// beyond the limit because its nursery was cancelled counts in
+	// overflow instead. Tasks are not told apart when they end: each gives
+	// back an overflow count if there is one, a token otherwise, so that
+	// running tasks = tokens + overflow always holds and no task needs to
+	// remember how it got in (which keeps the goroutine of a task, limited
+	// or not, as small as without limits).
+	slots    chan struct{}
+	overflow atomic.Int64
+}
+
+// NewLimiter returns a Limiter with k places. It panics if k < 1.
+func NewLimiter(k int) *Limiter {
+	if k < 1 {
+		panic("nursery: NewLimiter(" + strconv.Itoa(k) + "): a limit needs at least one place")
+	}
+	return &Limiter{slots: make(chan struct{}, k)}
+}
+
+func (l *Limiter) release() {
+	for {
+		o := l.overflow.Load()
+		if o == 0 {
+			<-l.slots
+			return
+		}
+		if l.overflow.CompareAndSwap(o, o-1) {
+			return
+		}
+	}
 }
 
 // SetLimit bounds the number of tasks of n that run at once to k (like
@@ -34,55 +67,65 @@ func (n *Nursery) SetLimit(k int) {
 	if k == 0 {
 		panic("nursery: SetLimit(0) would block every task")
 	}
-	if n.state.Load()&(joining-1) != 0 {
-		panic("nursery: SetLimit while tasks are running")
+	var l *Limiter
+	if k > 0 {
+		l = NewLimiter(k)
 	}
-	if k < 0 {
-		n.limit.Store(nil)
-		return
-	}
-	n.limit.Store(&limiter{slots: make(chan struct{}, k)})
+	n.setLimiter("SetLimit", l)
 }
 
-// acquire takes a limit slot for a task started with Go, waiting while all
-// are taken, and returns it (nil without a limit). Once n is cancelled it
-// stops waiting and returns nil: the task runs beyond the limit.
-func (n *Nursery) acquire() chan struct{} {
+// SetLimiter makes n's tasks take their places from l, which other
+// nurseries may share; nil removes the limit. It works as SetLimit, with
+// the places counted across every nursery using l, and like SetLimit it
+// panics if n has tasks running.
+func (n *Nursery) SetLimiter(l *Limiter) { n.setLimiter("SetLimiter", l) }
+
+func (n *Nursery) setLimiter(verb string, l *Limiter) {
+	if n.state.Load()&(joining-1) != 0 {
+		panic("nursery: " + verb + " while tasks are running")
+	}
+	n.limit.Store(l)
+}
+
+// acquire takes a place for a task started with Go, waiting while all are
+// taken. Once n is cancelled it stops waiting and lets the task in beyond
+// the limit.
+func (n *Nursery) acquire() {
 	l := n.limit.Load()
 	if l == nil {
-		return nil
+		return
 	}
 	select {
 	case l.slots <- struct{}{}:
-		return l.slots
+		return
 	default:
 	}
 	select {
 	case l.slots <- struct{}{}:
-		return l.slots
 	case <-n.ctx.Done():
-		return nil
+		l.overflow.Add(1)
 	}
 }
 
 // acquireFor is acquire for Start, which also stops waiting, with the
-// cancellation error, when the caller's ctx is cancelled.
-func (n *Nursery) acquireFor(ctx context.Context) (chan struct{}, error) {
+// cancellation error and without a place, when the caller's ctx is
+// cancelled.
+func (n *Nursery) acquireFor(ctx context.Context) error {
 	l := n.limit.Load()
 	if l == nil {
-		return nil, nil
+		return nil
 	}
 	select {
 	case l.slots <- struct{}{}:
-		return l.slots, nil
+		return nil
 	default:
 	}
 	select {
 	case l.slots <- struct{}{}:
-		return l.slots, nil
 	case <-n.ctx.Done():
-		return nil, nil
+		l.overflow.Add(1)
 	case <-ctx.Done():
-		return nil, cancel.Checkpoint(ctx)
+		return cancel.Checkpoint(ctx)
 	}
+	return nil
 }

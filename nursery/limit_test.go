@@ -14,27 +14,33 @@ import (
 	"github.com/gotrio/gotrio/nursery"
 )
 
+// gauge counts the tasks running and remembers the most at once.
+type gauge struct{ running, most, ran atomic.Int64 }
+
+// task runs for a second, counted.
+func (g *gauge) task(ctx context.Context) error {
+	now := g.running.Add(1)
+	defer g.running.Add(-1)
+	g.ran.Add(1)
+	for m := g.most.Load(); now > m && !g.most.CompareAndSwap(m, now); m = g.most.Load() {
+	}
+	return cancel.Sleep(ctx, time.Second)
+}
+
 func TestSetLimitBoundsHowManyTasksRunAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var running, most, ran atomic.Int64
+		var g gauge
 		start := time.Now()
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 			n.SetLimit(3)
 			for range 20 {
-				n.Go(func(ctx context.Context) error {
-					now := running.Add(1)
-					for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
-					}
-					defer running.Add(-1)
-					ran.Add(1)
-					return cancel.Sleep(ctx, time.Second)
-				})
+				n.Go(g.task)
 			}
 			return nil
 		})
 		require.NoError(t, err)
-		assert.Equal(t, int64(20), ran.Load())
-		assert.Equal(t, int64(3), most.Load())
+		assert.Equal(t, int64(20), g.ran.Load())
+		assert.Equal(t, int64(3), g.most.Load())
 		assert.Equal(t, 7*time.Second, time.Since(start), "20 tasks of a second, three at a time")
 	})
 }
@@ -211,4 +217,34 @@ func TestSetLimitMisusePanics(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, "nursery: SetLimit while tasks are running", v)
+}
+
+func TestLimiterBoundsTasksAcrossNurseries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := nursery.NewLimiter(2)
+		var g gauge
+		start := time.Now()
+		err := nursery.Run(context.Background(), func(ctx context.Context, outer *nursery.Nursery) error {
+			for range 3 { // three pages, each with its own nursery of fetches
+				outer.Go(func(ctx context.Context) error {
+					return nursery.Run(ctx, func(ctx context.Context, page *nursery.Nursery) error {
+						page.SetLimiter(l)
+						for range 2 {
+							page.Go(g.task)
+						}
+						return nil
+					})
+				})
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, int64(6), g.ran.Load())
+		assert.Equal(t, int64(2), g.most.Load(), "two places shared by three nurseries")
+		assert.Equal(t, 3*time.Second, time.Since(start), "six tasks of a second, two at a time")
+	})
+}
+
+func TestNewLimiterWithoutPlacesPanics(t *testing.T) {
+	assert.PanicsWithValue(t, "nursery: NewLimiter(0): a limit needs at least one place", func() { nursery.NewLimiter(0) })
 }

@@ -28,7 +28,7 @@ type Nursery struct {
 
 	last atomic.Pointer[task] // the most recent task identity, for reuse
 
-	limit atomic.Pointer[limiter] // set by SetLimit; nil means no limit
+	limit atomic.Pointer[Limiter] // set by SetLimit; nil means no limit
 
 	mu       sync.Mutex
 	failed   bool        // the scope was cancelled for a failure
@@ -108,11 +108,13 @@ func (n *Nursery) runBody(ctx context.Context, body func(ctx context.Context, n 
 }
 
 // newScope returns the scope of a nursery: package cancel decides whether
-// it catches, and strips with the nursery's rule, which keeps groups and
-// task errors as they are.
+// it catches, and strips with the nursery's rule (stripped), which keeps
+// groups and task errors as they are.
 func newScope() *cancel.Scope {
-	return scopehook.NewScope(stripped).(*cancel.Scope)
+	return scopehook.NewNurseryScope().(*cancel.Scope)
 }
+
+func init() { scopehook.StripNursery = stripped }
 
 // checkpoint makes the end of the nursery a checkpoint, as in Trio: when an
 // enclosing scope is cancelled (or its deadline has passed) and no task
@@ -152,8 +154,8 @@ func (n *Nursery) Go(fn func(ctx context.Context) error) {
 		panic("nursery: Go with a nil function")
 	}
 	n.add()
-	t := n.taskFor(funcPC(fn))
-	go n.run(t, fn, n.acquire())
+	n.acquire()
+	go n.run(n.taskFor(funcPC(fn)), fn)
 }
 
 // GoNamed is Go with a task name, which appears in errors, panics and the
@@ -163,8 +165,8 @@ func (n *Nursery) GoNamed(name string, fn func(ctx context.Context) error) {
 		panic("nursery: GoNamed with a nil function")
 	}
 	n.add()
-	t := n.namedTask(name)
-	go n.run(t, fn, n.acquire())
+	n.acquire()
+	go n.run(n.namedTask(name), fn)
 }
 
 // add registers one more task, panicking with ErrClosed on a closed nursery.
@@ -194,11 +196,11 @@ func (n *Nursery) done() {
 	}
 }
 
-// finish ends a task: it frees the task's limit slot, if any, then
+// finish ends a task: it gives its place back to the limit, if any, then
 // unregisters it.
-func (n *Nursery) finish(slot chan struct{}) {
-	if slot != nil {
-		<-slot
+func (n *Nursery) finish() {
+	if l := n.limit.Load(); l != nil {
+		l.release()
 	}
 	n.done()
 }
@@ -214,11 +216,10 @@ func (n *Nursery) join() {
 	}
 }
 
-// run is the body of a task goroutine; slot is the limit slot it holds, if
-// any.
-func (n *Nursery) run(t *task, fn func(ctx context.Context) error, slot chan struct{}) {
+// run is the body of a task goroutine.
+func (n *Nursery) run(t *task, fn func(ctx context.Context) error) {
 	pprof.SetGoroutineLabels(t.ctx)
-	defer n.finish(slot)
+	defer n.finish()
 	normal := false
 	defer func() {
 		if !normal {

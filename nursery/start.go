@@ -62,13 +62,12 @@ func Start[T any](ctx context.Context, n *Nursery, fn func(ctx context.Context, 
 	if !n.tryAdd() {
 		return zero, ErrClosed
 	}
-	slot, err := n.acquireFor(ctx)
-	if err != nil {
+	if err := n.acquireFor(ctx); err != nil {
 		n.done()
 		return zero, err
 	}
 	t := n.taskFor(funcPC(fn))
-	st := &startStatus[T]{n: n, scope: cancel.New(), slot: slot, result: make(chan startResult[T], 1)}
+	st := &startStatus[T]{n: n, scope: cancel.New(), result: make(chan startResult[T], 1)}
 	go st.run(ctx, t, fn)
 	r := <-st.result
 	if r.panic != nil {
@@ -95,7 +94,6 @@ type startResult[T any] struct {
 type startStatus[T any] struct {
 	n      *Nursery
 	scope  *cancel.Scope
-	slot   chan struct{}       // the limit slot the task holds, if any
 	result chan startResult[T] // buffered: Started never blocks
 
 	mu    sync.Mutex
@@ -154,5 +152,5 @@ func (st *startStatus[T]) finish(t *task, err error, pe *PanicError) {
 	default:
 		st.result <- startResult[T]{err: ErrNotStarted}
 	}
-	st.n.finish(st.slot)
+	st.n.finish()
 }

@@ -32,7 +32,7 @@ func benchTransports(b *testing.B, fn func(b *testing.B, tcp bool)) {
 
 // withBenchConn runs body with a Conn of role over one end of a fresh connection, its
 // reader running, and the raw other end.
-func withBenchConn(b *testing.B, tcp bool, role proto.Role, body func(ctx context.Context, c *Conn, peer net.Conn)) {
+func withBenchConn(b testing.TB, tcp bool, role proto.Role, body func(ctx context.Context, c *Conn, peer net.Conn)) {
 	ours, theirs := connectedSockets(b, tcp)
 	if role == proto.Client {
 		ours, theirs = theirs, ours

@@ -12,12 +12,17 @@ var (
 	// and deadline look-ups and cancellation come from parent from then on.
 	Reparent func(scope any, parent context.Context)
 
-	// NewScope returns a new *cancel.Scope that strips the cancellation
-	// leaves of its body's error with strip when it catches (strip returns
-	// the error without them and whether it removed any). Package cancel
-	// alone decides whether the scope catches; nursery only keeps its own
-	// error types (*ErrorGroup, *TaskError) through the stripping.
-	NewScope func(strip func(error) (error, bool)) any
+	// NewNurseryScope returns a new *cancel.Scope for a nursery: when it
+	// catches, it strips the cancellation leaves of its body's error with
+	// StripNursery. Package cancel alone decides whether a scope catches;
+	// nursery only keeps its own error types (*ErrorGroup, *TaskError)
+	// through the stripping.
+	NewNurseryScope func() any
+
+	// StripNursery returns err without its cancellation leaves, keeping
+	// the nursery's error types, and whether it removed any. Package
+	// nursery fills it in its init.
+	StripNursery func(err error) (error, bool)
 
 	// OuterCancellation returns the cancellation of an enclosing scope that
 	// a checkpoint at the end of a running *cancel.Scope's body would see,

@@ -162,7 +162,7 @@ func TestTimeoutScopesAroundReceiveInNestedNurseriesKeepTheConnection(t *testing
 			err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 				// The server's handler waits in timeouts of its own too: it
 				// counts those that expire before the first message.
-				ps := startPipeServer(n, (&wsock.ServerOptions{Logger: quiet}).HTTPHandler(
+				ps := startPipeServer(n, wsock.NewHTTPHandler(
 					func(ctx context.Context, r *wsock.Request) error {
 						c, err := r.Accept(ctx, nil)
 						if err != nil {
@@ -183,7 +183,7 @@ func TestTimeoutScopesAroundReceiveInNestedNurseriesKeepTheConnection(t *testing
 								return nil
 							}
 						}
-					}))
+					}, &wsock.ServerOptions{Logger: quiet}))
 				defer ps.drain()
 				start := time.Now()
 				opts := &wsock.DialOptions{DialContext: ps.DialContext, Logger: quiet}

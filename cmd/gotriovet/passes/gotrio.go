@@ -62,12 +62,6 @@ func isNamed(t types.Type, pkg, name string) bool {
 	return obj.Pkg() != nil && obj.Pkg().Path() == pkg && obj.Name() == name
 }
 
-// isPointerTo reports whether t is *pkg.name.
-func isPointerTo(t types.Type, pkg, name string) bool {
-	p, ok := types.Unalias(t).(*types.Pointer)
-	return ok && isNamed(p.Elem(), pkg, name)
-}
-
 // isContext reports whether t is context.Context.
 func isContext(t types.Type) bool { return isNamed(t, "context", "Context") }
 
