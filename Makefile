@@ -4,7 +4,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT   ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 FUZZTIME    ?= 30s
 # Packages that hold fuzz targets (each target runs for FUZZTIME).
-FUZZ_PKGS   ?= ./wsock/internal/proto ./wsock/internal/handshake ./wsock/internal/deflate
+FUZZ_PKGS   ?= ./wsock/internal/proto ./wsock/internal/handshake ./wsock/internal/deflate ./nursery/nurserytest
 # Every module (a directory with its own go.mod): vet, gotriovet and staticcheck visit each, and
 # test runs each one's tests (tests/bench as benchmarks). Add a new nested module here.
 MODULES     ?= . tests/bench cmd/gotriovet

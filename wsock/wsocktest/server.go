@@ -131,30 +131,31 @@ func (s *Server) Close() {
 	})
 }
 
-// resolve returns the options with their defaults filled in.
+// resolve returns the options with their defaults filled in, in copies of
+// the caller's.
 func resolve(t testing.TB, opts *Options) Options {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
+	o.Server, o.Dial = copyOf(o.Server), copyOf(o.Dial)
 	logger := slog.New(slog.NewTextHandler(testLog{t}, nil))
-	server := wsock.ServerOptions{}
-	if o.Server != nil {
-		server = *o.Server
+	if o.Server.Logger == nil {
+		o.Server.Logger = logger
 	}
-	if server.Logger == nil {
-		server.Logger = logger
+	if o.Dial.Logger == nil {
+		o.Dial.Logger = logger
 	}
-	o.Server = &server
-	dial := wsock.DialOptions{}
-	if o.Dial != nil {
-		dial = *o.Dial
-	}
-	if dial.Logger == nil {
-		dial.Logger = logger
-	}
-	o.Dial = &dial
 	return o
+}
+
+// copyOf returns a copy of *p, or a new zero value when p is nil.
+func copyOf[T any](p *T) *T {
+	var v T
+	if p != nil {
+		v = *p
+	}
+	return &v
 }
 
 // testLog is an io.Writer onto a test's log, for slog.
