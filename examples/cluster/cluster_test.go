@@ -1,0 +1,3 @@
+package main
+
+const nodeEnv = "GOTRIO_CLUSTER_NODE"
