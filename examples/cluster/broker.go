@@ -43,8 +43,8 @@ var errNoBroker = errors.New("not connected to the message broker")
 // broker is a node's link to NATS. Its run task keeps one NATS connection with one
 // subscription to every room, reconnecting with backoff.
 type broker struct {
-	url     string        // NATS URL; "" means the embedded server
-	node    string        // this node's name, for the NATS connection name
+	url     string         // NATS URL; "" means the embedded server
+	node    string         // this node's name, for the NATS connection name
 	embed   *server.Server // the embedded server, when url is ""
 	deliver func(room string, data []byte)
 	logger  *slog.Logger
