@@ -126,7 +126,7 @@ type cluster struct {
 	ticket  atomic.Int64 // orders sends and joins: a send's ticket is taken before it, a join's after its hello
 
 	joined, warm, killNow, allRejoined chan struct{} // closed by the members
-	traffic, finish            chan struct{} // closed by the test
+	traffic, finish                    chan struct{} // closed by the test
 
 	mu       sync.Mutex
 	joinLeft int // members not joined yet
