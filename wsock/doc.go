@@ -78,8 +78,9 @@
 // with 1011 and is logged; it never stops the server (unless
 // ServerOptions.HandlerNursery asks for it). Requests from other origins
 // than the server's own are refused by default (ServerOptions.CheckOrigin,
-// AllowedOrigins). ServerOptions.HTTPHandler mounts a handler in a net/http
-// mux instead.
+// AllowedOrigins). NewHTTPHandler mounts a handler in a net/http mux
+// instead; its Shutdown drains it the same way and joins its handlers, which
+// http.Server.Shutdown does not wait for.
 //
 // # Memory
 //
@@ -91,9 +92,16 @@
 //
 // # Errors
 //
-// Opening fails with errors that match ErrHandshake: a *RejectedError when
-// the server answered with something other than 101, ErrConnectTimeout, or
-// the underlying network or TLS error, which errors.As finds. Operations on a
-// closed connection fail with a *ClosedError (errors.Is(err, ErrClosed))
-// whose Reason tells how the connection closed.
+// A URL that Open or Connect cannot use fails with an error matching
+// ErrBadURL, an invalid option (a compression level, a header field or a
+// subprotocol) with one matching ErrBadOption: nothing was attempted. An
+// attempted handshake fails with errors that match ErrHandshake: a
+// *RejectedError when the server answered with something other than 101,
+// ErrConnectTimeout, or the underlying network or TLS error, which errors.As
+// finds. Operations on a closed connection fail with a *ClosedError
+// (errors.Is(err, ErrClosed)) whose Reason tells how the connection closed;
+// CloseStatus(err) returns its code (-1 for other errors), and a connection
+// that keep-alive gave up on unwraps to ErrKeepAliveTimeout. Error texts say
+// "wsock: VERB TARGET: what failed" once, and never show a URL's userinfo or
+// query.
 package wsock
