@@ -7,7 +7,7 @@ FUZZTIME    ?= 30s
 FUZZ_PKGS   ?= ./wsock/internal/proto ./wsock/internal/handshake ./wsock/internal/deflate
 # Every module (a directory with its own go.mod): vet, gotriovet and staticcheck visit each, and
 # test runs each one's tests (tests/bench as benchmarks). Add a new nested module here.
-MODULES     ?= . tests/bench cmd/gotriovet
+MODULES     ?= . tests/bench cmd/gotriovet examples/cluster
 
 .PHONY: all test unit demo bench fuzz lint peers vet gotriovet
 
@@ -58,6 +58,6 @@ fuzz:
 ## lint: gofmt, go vet, gotriovet and staticcheck (pinned).
 lint: vet gotriovet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) run $(STATICCHECK) ./...
+	@set -e; for m in $(MODULES); do echo "== staticcheck $$m"; (cd $$m && $(GO) run $(STATICCHECK) ./...); done
 
 -include tests/interop/peers.mk

@@ -26,6 +26,7 @@ import (
 // before it ends.
 func goErr(fn func() error) <-chan error {
 	done := make(chan error, 1)
+	//gotrio:go the test's own goroutine beside the Conn's; joined by receiving from done
 	go func() { done <- fn() }()
 	return done
 }
@@ -274,8 +275,7 @@ func TestNetConnCarriesTLS(t *testing.T) {
 	withPair(t, pairOptions{tcp: true}, func(ctx context.Context, p *pair) {
 		srv := tls.Server(NetConn(ctx, p.server, BinaryMessage), serverTLS)
 		cli := tls.Client(NetConn(ctx, p.client, BinaryMessage), clientTLS)
-		served := make(chan error, 1)
-		go func() {
+		served := goErr(func() error {
 			buf := make([]byte, 64<<10)
 			n, err := io.ReadFull(srv, buf)
 			if err == nil {
@@ -284,8 +284,8 @@ func TestNetConnCarriesTLS(t *testing.T) {
 			if err == nil {
 				err = srv.Close()
 			}
-			served <- err
-		}()
+			return err
+		})
 		require.NoError(t, cli.HandshakeContext(ctx))
 		assert.Equal(t, uint16(tls.VersionTLS13), cli.ConnectionState().Version)
 		sent := make([]byte, 64<<10)

@@ -59,7 +59,7 @@ func newBroker(url, node string, deliver func(room string, data []byte), logger 
 }
 
 // run keeps the node subscribed until ctx is cancelled. A session that ends (the broker
-// went away, the connection broke) is started again after a backoff.
+// went away, the connection broke) is started again after a backoff (keepUp).
 func (b *broker) run(ctx context.Context) error {
 	if b.url == "" {
 		ns, err := startEmbedded()
@@ -72,18 +72,29 @@ func (b *broker) run(ctx context.Context) error {
 			ns.WaitForShutdown()
 		}()
 	}
+	keepUp(ctx, b.session, func(err error, backoff time.Duration) {
+		b.logger.Warn("broker unavailable", "err", err, "retry in", backoff)
+	})
+	return nil
+}
+
+// keepUp runs session again and again until ctx is cancelled, waiting between two runs:
+// minBackoff at first, twice as long after every session that failed to start, up to
+// maxBackoff, and minBackoff again after a session that ran (reported ran). retrying is
+// told each error and the wait that follows it.
+func keepUp(ctx context.Context, session func(ctx context.Context) (ran bool, err error), retrying func(err error, backoff time.Duration)) {
 	backoff := minBackoff
 	for {
-		ran, err := b.session(ctx)
+		ran, err := session(ctx)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		if ran {
 			backoff = minBackoff
 		}
-		b.logger.Warn("broker unavailable", "err", err, "retry in", backoff)
+		retrying(err, backoff)
 		if cancel.Sleep(ctx, backoff) != nil {
-			return nil
+			return
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}

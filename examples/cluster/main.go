@@ -92,11 +92,11 @@ func run(ctx context.Context, ln net.Listener, cfg config, logger *slog.Logger, 
 	rs := newRooms(cfg.Name, logger.With("node", cfg.Name))
 	b := newBroker(cfg.NATS, cfg.Name, rs.deliver, logger.With("node", cfg.Name))
 	rs.publish = b.publish
-	opts := &wsock.ServerOptions{
+	ws := wsock.NewHTTPHandler(rs.handle, &wsock.ServerOptions{
 		Logger:            logger,
 		AllowedOrigins:    cfg.Peers, // pages served by the other nodes
 		DisconnectTimeout: cfg.DisconnectTimeout,
-	}
+	})
 	return nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
 		n.GoNamed("broker", b.run)
 		n.GoNamed("ready", func(ctx context.Context) error {
@@ -108,10 +108,10 @@ func run(ctx context.Context, ln net.Listener, cfg config, logger *slog.Logger, 
 			return nil
 		})
 		srv := &http.Server{
-			Handler:           newMux(rs, cfg, opts),
-			BaseContext:       func(net.Listener) context.Context { return ctx },
+			Handler:           newMux(ws, cfg),
 			ReadHeaderTimeout: 10 * time.Second,
 		}
+		ws.RegisterOn(srv) // srv.Shutdown sends 1001 to every member
 		n.GoNamed("shutdown", func(ctx context.Context) error {
 			<-ctx.Done()
 			shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), cfg.DisconnectTimeout+time.Second)
@@ -119,9 +119,10 @@ func run(ctx context.Context, ln net.Listener, cfg config, logger *slog.Logger, 
 			if err := srv.Shutdown(shutdownCtx); err != nil {
 				return fmt.Errorf("shut down http server: %w", err)
 			}
-			// Shutdown forgets hijacked connections: their handlers were cancelled
-			// with ctx, which closes them with 1001, and are waited for here.
-			rs.handlers.Wait()
+			// srv.Shutdown forgets hijacked connections: ws joins them.
+			if err := ws.Shutdown(shutdownCtx); err != nil {
+				return fmt.Errorf("shut down websockets: %w", err)
+			}
 			return nil
 		})
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -138,7 +139,7 @@ type pageConfig struct {
 }
 
 // newMux routes / to the page, /config.json to its configuration and /ws to the rooms.
-func newMux(rs *rooms, cfg config, opts *wsock.ServerOptions) *http.ServeMux {
+func newMux(ws http.Handler, cfg config) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -152,11 +153,6 @@ func newMux(rs *rooms, cfg config, opts *wsock.ServerOptions) *http.ServeMux {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(pc)
 	})
-	ws := opts.HTTPHandler(rs.handle)
-	mux.Handle("/ws", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rs.handlers.Add(1)
-		defer rs.handlers.Done()
-		ws.ServeHTTP(w, r)
-	}))
+	mux.Handle("/ws", ws)
 	return mux
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
 	"sync"
 
@@ -36,10 +35,9 @@ type event struct {
 
 // rooms are the members of every room on this node.
 type rooms struct {
-	node     string
-	logger   *slog.Logger
-	publish  func(room string, data []byte) error
-	handlers sync.WaitGroup // running /ws requests, hijacked ones included
+	node    string
+	logger  *slog.Logger
+	publish func(room string, data []byte) error
 
 	mu      sync.Mutex
 	members map[string]map[*member]struct{} // by room
@@ -51,13 +49,13 @@ func newRooms(node string, logger *slog.Logger) *rooms {
 
 // member is one connection's queue of messages to send.
 type member struct {
-	outbox    chan []byte
+	outbox    chan *wsock.PreparedMessage
 	evicted   chan struct{} // closed when the outbox overflowed
 	evictOnce sync.Once
 }
 
 func (rs *rooms) join(room string) *member {
-	m := &member{outbox: make(chan []byte, outboxSize), evicted: make(chan struct{})}
+	m := &member{outbox: make(chan *wsock.PreparedMessage, outboxSize), evicted: make(chan struct{})}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.members[room] == nil {
@@ -77,14 +75,20 @@ func (rs *rooms) leave(room string, m *member) {
 }
 
 // deliver queues a message of room, as the broker delivered it, for each of the room's
-// members on this node, without waiting for any of them. data is encoded once, for
-// the whole cluster, by the node the message came in on.
+// members on this node, without waiting for any of them. The event is encoded once, for
+// the whole cluster, by the node the message came in on, and framed (and compressed, for
+// members with permessage-deflate) once per node, by the first member's writer that
+// sends it.
 func (rs *rooms) deliver(room string, data []byte) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	if len(rs.members[room]) == 0 {
+		return
+	}
+	pm := wsock.NewPreparedMessage(wsock.TextMessage, data)
 	for m := range rs.members[room] {
 		select {
-		case m.outbox <- data:
+		case m.outbox <- pm:
 		default:
 			m.evictOnce.Do(func() { close(m.evicted) })
 		}
@@ -95,12 +99,11 @@ func (rs *rooms) deliver(room string, data []byte) {
 // the handshake completes and is greeted before anything else is sent to it, so a client
 // that has read its hello receives every later message of its room.
 func (rs *rooms) handle(ctx context.Context, r *wsock.Request) error {
-	room := defaultRoom
-	u, err := url.ParseRequestURI(r.Path())
-	if err == nil && u.Query().Get("room") != "" {
-		room = u.Query().Get("room")
+	room := r.URL().Query().Get("room")
+	if room == "" {
+		room = defaultRoom
 	}
-	if err != nil || !roomName.MatchString(room) {
+	if !roomName.MatchString(room) {
 		return r.Reject(ctx, http.StatusBadRequest, nil, []byte("bad room name\n"))
 	}
 	m := rs.join(room)
@@ -148,8 +151,8 @@ func (rs *rooms) handle(ctx context.Context, r *wsock.Request) error {
 func (m *member) write(ctx context.Context, c *wsock.Conn) error {
 	for {
 		select {
-		case data := <-m.outbox:
-			if err := c.Send(ctx, wsock.TextMessage, data); err != nil {
+		case pm := <-m.outbox:
+			if err := c.SendPrepared(ctx, pm); err != nil {
 				return ignoreClosed(err)
 			}
 		case <-m.evicted:

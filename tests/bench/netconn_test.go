@@ -39,6 +39,7 @@ func netConnPipe(typ wsock.MessageType) (c1, c2 net.Conn, stop func(), err error
 		<-ctx.Done() // the connection lives until stop
 		return nil
 	}
+	//gotrio:go nettest's MakePipe returns while the connections live; stop joins it by <-done
 	go func() {
 		done <- nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
 			srv, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", handler, nil))
