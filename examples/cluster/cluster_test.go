@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -49,7 +51,7 @@ func TestCluster(t *testing.T) {
 		natsAddr := (&process{}).start(t, ctx, "nats", natsServer, nil, `Listening for client connections on (\S+)`,
 			"-a", "127.0.0.1", "-p", "-1")
 		addrs := map[string]string{}
-		for name, p := range map[string]*process{"n1": n1, "n2": {}} {
+		for name, p := range map[string]*process{"n1": n1, "n2": {drains: true}} {
 			addrs[name] = p.start(t, ctx, name, os.Args[0], []string{nodeEnv + "=1"}, `node \S+ ready on http://(\S+)/`,
 				"-addr", "127.0.0.1:0", "-name", name, "-nats", "nats://"+natsAddr, "-disconnect-timeout", "5s")
 		}
@@ -109,6 +111,69 @@ func TestCluster(t *testing.T) {
 		t.Logf("%s received %d messages", r.name, len(r.got["a1"])+len(r.got["a2"])+len(r.got["b1"])+len(r.got["b2"]))
 		r.mu.Unlock()
 	}
+}
+
+func TestNodeResubscribesWhenTheBrokerComesBack(t *testing.T) {
+	natsServer := findNATS(t)
+	const natsReady = `Listening for client connections on (\S+)`
+	err := cancel.FailAfter(t.Context(), time.Minute, func(ctx context.Context) error {
+		first := &process{}
+		natsAddr := first.start(t, ctx, "nats", natsServer, nil, natsReady, "-a", "127.0.0.1", "-p", "-1")
+		_, port, err := net.SplitHostPort(natsAddr)
+		require.NoError(t, err)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		logs := newWatcher(`msg=(subscribed)`)
+		cfg := config{Name: "n1", NATS: "nats://" + natsAddr, DisconnectTimeout: 5 * time.Second}
+		return nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
+			n.GoNamed("node", func(ctx context.Context) error {
+				return run(ctx, ln, cfg, slog.New(slog.NewTextHandler(logs, nil)), func() {})
+			})
+			defer n.Scope().Cancel("test over")
+			subscribed := func() error {
+				select {
+				case <-logs.found:
+					return nil
+				case <-ctx.Done():
+					return fmt.Errorf("waiting for the subscription: %w\n%s", context.Cause(ctx), logs)
+				}
+			}
+			echo := func(c *wsock.Conn, text string) error {
+				if err := c.SendText(ctx, text); err != nil {
+					return err
+				}
+				var ev event
+				if err := wsjson.Receive(ctx, c, &ev); err != nil {
+					return err
+				}
+				assert.Equal(t, text, ev.Text)
+				return nil
+			}
+			if err := subscribed(); err != nil {
+				return err
+			}
+			c, _, err := join(ctx, n, ln.Addr().String(), "lobby")
+			if err != nil {
+				return err
+			}
+			if err := echo(c, "before"); err != nil {
+				return err
+			}
+			require.NoError(t, first.cmd.Process.Signal(syscall.SIGTERM))
+			_ = first.wait() // the broker is gone
+			(&process{}).start(t, ctx, "nats again", natsServer, nil, natsReady, "-a", "127.0.0.1", "-p", port)
+			if err := subscribed(); err != nil {
+				return err
+			}
+			if err := echo(c, "after"); err != nil {
+				return err
+			}
+			assert.Nil(t, c.CloseReason(), "the member stayed connected while the broker was away")
+			assert.Contains(t, logs.String(), "broker unavailable")
+			return nil
+		})
+	})
+	require.NoError(t, err)
 }
 
 const (
@@ -429,6 +494,8 @@ func findNATS(t *testing.T) string {
 
 // process is a program the test runs, with its output kept.
 type process struct {
+	drains bool // SIGTERM makes it exit with status 0, as a node does: checked at the end
+
 	cmd   *exec.Cmd
 	out   *watcher
 	waitO sync.Once
@@ -440,14 +507,14 @@ type process struct {
 // still running) and is waited for.
 func (p *process) start(t *testing.T, ctx context.Context, name, path string, env []string, ready string, args ...string) string {
 	t.Helper()
-	p.out = &watcher{re: regexp.MustCompile(ready), found: make(chan string, 1)}
+	p.out = newWatcher(ready)
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	require.NoError(t, p.cmd.Start(), "start %s", name)
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		if err := p.wait(); err != nil && !t.Failed() && name != "nats" {
+		if err := p.wait(); err != nil && !t.Failed() && p.drains {
 			t.Errorf("%s: %v\n%s", name, err, p.output())
 		}
 		if t.Failed() {
@@ -471,8 +538,8 @@ func (p *process) wait() error {
 
 func (p *process) output() string { return p.out.String() }
 
-// watcher keeps a process's output and reports the first group of the first line that
-// matches re.
+// watcher keeps a process's output and reports the first group of each line that matches
+// re, as long as found has room.
 type watcher struct {
 	re    *regexp.Regexp
 	found chan string
@@ -480,22 +547,27 @@ type watcher struct {
 	mu      sync.Mutex
 	all     bytes.Buffer
 	scanned int
-	matched bool
+}
+
+func newWatcher(re string) *watcher {
+	return &watcher{re: regexp.MustCompile(re), found: make(chan string, 8)}
 }
 
 func (w *watcher) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.all.Write(b)
-	for !w.matched {
+	for {
 		rest := w.all.Bytes()[w.scanned:]
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
 			break
 		}
 		if m := w.re.FindSubmatch(rest[:i]); m != nil {
-			w.matched = true
-			w.found <- string(m[1])
+			select {
+			case w.found <- string(m[1]):
+			default: // nobody waits for so many
+			}
 		}
 		w.scanned += i + 1
 	}
