@@ -142,7 +142,11 @@ func (b *broker) session(ctx context.Context) (ran bool, err error) {
 	b.conn.Store(nc)
 	defer b.conn.Store(nil)
 	b.readyOnce.Do(func() { close(b.ready) })
-	b.logger.Info("subscribed", "broker", nc.ConnectedUrlRedacted())
+	where := nc.ConnectedUrlRedacted()
+	if b.embed != nil {
+		where = "embedded, in process"
+	}
+	b.logger.Info("subscribed", "broker", where)
 	for {
 		select {
 		case m := <-inbox:
