@@ -3,6 +3,7 @@ package wsjson_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"testing"
 
@@ -11,24 +12,12 @@ import (
 
 	"github.com/gotrio/gotrio/wsock"
 	"github.com/gotrio/gotrio/wsock/wsjson"
+	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
 
 type note struct {
 	Seq  int    `json:"seq"`
 	Text string `json:"text"`
-}
-
-// echo sends back every message it receives, as it came.
-func echo(ctx context.Context, c *wsock.Conn) error {
-	for {
-		m, err := c.Receive(ctx)
-		if err != nil {
-			return nil
-		}
-		if err := c.Send(ctx, m.Type, m.Data); err != nil {
-			return nil
-		}
-	}
 }
 
 // record hands every message it receives to got, until the connection closes.
@@ -57,7 +46,7 @@ func TestSendWritesOneTextMessageOfCompactJSON(t *testing.T) {
 }
 
 func TestSendThenReceiveRoundTripsValues(t *testing.T) {
-	withConns(t, echo, func(ctx context.Context, c *wsock.Conn) error {
+	withConns(t, wsocktest.EchoConn, func(ctx context.Context, c *wsock.Conn) error {
 		for i := range 20 {
 			require.NoError(t, wsjson.Send(ctx, c, note{Seq: i, Text: "n"}))
 			var n note
@@ -82,7 +71,7 @@ func TestSendOfUnencodableValueSendsNothingAndKeepsTheConnection(t *testing.T) {
 }
 
 func TestReceiveOfJSONNotFittingTheValueKeepsTheConnection(t *testing.T) {
-	withConns(t, echo, func(ctx context.Context, c *wsock.Conn) error {
+	withConns(t, wsocktest.EchoConn, func(ctx context.Context, c *wsock.Conn) error {
 		require.NoError(t, c.SendText(ctx, `{"seq":"seven"}`))
 		var n note
 		err := wsjson.Receive(ctx, c, &n)
@@ -101,59 +90,51 @@ func TestReceiveOfJSONNotFittingTheValueKeepsTheConnection(t *testing.T) {
 	})
 }
 
-func TestReceiveOfNonJSONClosesWithInvalidPayload(t *testing.T) {
-	closed := make(chan *wsock.CloseReason, 1)
-	server := func(ctx context.Context, c *wsock.Conn) error {
-		if err := c.SendText(ctx, `{"seq":`); err != nil {
-			return err
-		}
-		_, err := c.Receive(ctx)
-		var ce *wsock.ClosedError
-		if assert.ErrorAs(t, err, &ce) {
-			closed <- ce.Reason
-		}
-		return nil
+func TestReceiveOfWhatIsNotAJSONTextMessageCloses(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		typ     wsock.MessageType
+		data    string
+		code    wsock.StatusCode
+		jsonErr bool
+	}{
+		{"not JSON", wsock.TextMessage, `{"seq":`, wsock.InvalidPayload, true},
+		{"binary", wsock.BinaryMessage, `{}`, wsock.UnsupportedData, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			closed := make(chan *wsock.CloseReason, 1)
+			server := func(ctx context.Context, c *wsock.Conn) error {
+				if err := c.Send(ctx, tc.typ, []byte(tc.data)); err != nil {
+					return err
+				}
+				_, err := c.Receive(ctx)
+				var ce *wsock.ClosedError
+				if errors.As(err, &ce) {
+					closed <- ce.Reason
+				}
+				close(closed)
+				return nil
+			}
+			withConns(t, server, func(ctx context.Context, c *wsock.Conn) error {
+				var v map[string]any
+				err := wsjson.Receive(ctx, c, &v)
+				var de *wsjson.DecodeError
+				require.ErrorAs(t, err, &de)
+				assert.Equal(t, tc.typ, de.Type)
+				assert.True(t, de.Closed)
+				var se *json.SyntaxError
+				assert.Equal(t, tc.jsonErr, errors.As(err, &se))
+				if r := <-closed; assert.NotNil(t, r) {
+					assert.Equal(t, tc.code, r.Code, "the close code the peer sees")
+				}
+				return nil
+			})
+		})
 	}
-	withConns(t, server, func(ctx context.Context, c *wsock.Conn) error {
-		var n note
-		err := wsjson.Receive(ctx, c, &n)
-		var de *wsjson.DecodeError
-		require.ErrorAs(t, err, &de)
-		assert.True(t, de.Closed)
-		var se *json.SyntaxError
-		assert.ErrorAs(t, err, &se)
-		assert.Equal(t, wsock.InvalidPayload, (<-closed).Code, "the peer sees 1007")
-		return nil
-	})
-}
-
-func TestReceiveOfBinaryMessageClosesWithUnsupportedData(t *testing.T) {
-	closed := make(chan *wsock.CloseReason, 1)
-	server := func(ctx context.Context, c *wsock.Conn) error {
-		if err := c.SendBinary(ctx, []byte(`{}`)); err != nil {
-			return err
-		}
-		_, err := c.Receive(ctx)
-		var ce *wsock.ClosedError
-		if assert.ErrorAs(t, err, &ce) {
-			closed <- ce.Reason
-		}
-		return nil
-	}
-	withConns(t, server, func(ctx context.Context, c *wsock.Conn) error {
-		var v map[string]any
-		err := wsjson.Receive(ctx, c, &v)
-		var de *wsjson.DecodeError
-		require.ErrorAs(t, err, &de)
-		assert.Equal(t, wsock.BinaryMessage, de.Type)
-		assert.True(t, de.Closed)
-		assert.Equal(t, wsock.UnsupportedData, (<-closed).Code, "the peer sees 1003")
-		return nil
-	})
 }
 
 func TestReceiveReturnsTheConnectionsErrorsAsTheyAre(t *testing.T) {
-	withConns(t, echo, func(ctx context.Context, c *wsock.Conn) error {
+	withConns(t, wsocktest.EchoConn, func(ctx context.Context, c *wsock.Conn) error {
 		cctx, stop := context.WithCancel(ctx)
 		stop()
 		var v any
@@ -192,7 +173,7 @@ func TestSendDoesNotAllocateForAStruct(t *testing.T) {
 }
 
 func BenchmarkSendReceive(b *testing.B) {
-	withConns(b, echo, func(ctx context.Context, c *wsock.Conn) error {
+	withConns(b, wsocktest.EchoConn, func(ctx context.Context, c *wsock.Conn) error {
 		v := note{Seq: 1, Text: "steady"}
 		b.ReportAllocs()
 		for b.Loop() {
