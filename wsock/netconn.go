@@ -111,6 +111,9 @@ func (nc *netConn) do(d *opDeadline, op string, body func(ctx context.Context) e
 
 // Read reads the data of the messages received, in order.
 func (nc *netConn) Read(p []byte) (int, error) {
+	if n, ok := nc.readBuffered(p); ok {
+		return n, nil
+	}
 	var n int
 	err := nc.do(&nc.read, "read", func(ctx context.Context) error {
 		select {
@@ -135,6 +138,29 @@ func (nc *netConn) Read(p []byte) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// readBuffered is Read's fast path, without a cancel scope: it reads from the message at
+// hand, if there is one, no other Read is running and the deadline has not passed.
+func (nc *netConn) readBuffered(p []byte) (int, bool) {
+	select {
+	case nc.readLock <- struct{}{}:
+	default:
+		return 0, false
+	}
+	defer func() { <-nc.readLock }()
+	if nc.off == len(nc.cur.Data) || nc.ctx.Err() != nil {
+		return 0, false
+	}
+	nc.mu.Lock()
+	t := nc.read.t
+	nc.mu.Unlock()
+	if !t.IsZero() && !time.Now().Before(t) {
+		return 0, false
+	}
+	n := copy(p, nc.cur.Data[nc.off:])
+	nc.off += n
+	return n, true
 }
 
 // next replaces the message read to its end with the next one. An error other than ctx's

@@ -302,3 +302,37 @@ func TestNetConnCarriesTLS(t *testing.T) {
 		require.NoError(t, <-served)
 	})
 }
+
+// BenchmarkNetConnStream measures a byte stream through NetConn over loopback TCP: one
+// goroutine writes chunks of the given size, the other reads them.
+func BenchmarkNetConnStream(b *testing.B) {
+	for _, size := range []int{512, 16 << 10} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			withPair(b, pairOptions{tcp: true}, func(ctx context.Context, p *pair) {
+				w, r := NetConn(ctx, p.client, BinaryMessage), NetConn(ctx, p.server, BinaryMessage)
+				chunk := make([]byte, size)
+				buf := make([]byte, 32<<10)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				wrote := goErr(func() error {
+					for range b.N {
+						if _, err := w.Write(chunk); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				for left := b.N * size; left > 0; {
+					n, err := r.Read(buf)
+					if err != nil {
+						b.Fatal(err)
+					}
+					left -= n
+				}
+				if err := <-wrote; err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
+}
