@@ -7,7 +7,7 @@ FUZZTIME    ?= 30s
 FUZZ_PKGS   ?= ./wsock/internal/proto ./wsock/internal/handshake ./wsock/internal/deflate ./nursery/nurserytest
 # Every module (a directory with its own go.mod): vet, gotriovet and staticcheck visit each, and
 # test runs each one's tests (tests/bench as benchmarks). Add a new nested module here.
-MODULES     ?= . tests/bench cmd/gotriovet
+MODULES     ?= . tests/bench cmd/gotriovet examples/cluster
 
 .PHONY: all test unit demo bench fuzz lint peers vet gotriovet
 

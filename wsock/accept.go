@@ -269,6 +269,13 @@ func (r *Request) end(state requestState, c *Conn) (returned bool) {
 	return r.returned
 }
 
+// markReturned records that the handler has returned.
+func (r *Request) markReturned() {
+	r.mu.Lock()
+	r.returned = true
+	r.mu.Unlock()
+}
+
 // settle records that the handler has returned, and waits for an Accept
 // still in flight (its write is bounded by ConnectTimeout), so that the
 // connection's nursery is still open when that Accept starts the reader, and

@@ -1,9 +1,11 @@
 package wsock_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -317,4 +319,51 @@ func ExamplePreparedMessage() {
 	// member 1 got "ada: hello, room"
 	// member 2 got "ada: hello, room"
 	// member 3 got "ada: hello, room"
+}
+
+// A line protocol written for net.Conn, run inside a WebSocket: the server
+// reads lines from a NetConn view of its connection and answers each one.
+func ExampleNetConn() {
+	shout := func(ctx context.Context, r *wsock.Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		nc := wsock.NetConn(ctx, c, wsock.BinaryMessage)
+		lines := bufio.NewScanner(nc)
+		for lines.Scan() {
+			if _, err := fmt.Fprintf(nc, "%s!\n", strings.ToUpper(lines.Text())); err != nil {
+				return err
+			}
+		}
+		return lines.Err() // nil: the client closed the connection (io.EOF)
+	}
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		srv, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", shout, nil))
+		if err != nil {
+			return err
+		}
+		defer n.Scope().Cancel("done")
+		url := "ws://127.0.0.1:" + strconv.Itoa(srv.Port()) + "/shout"
+		return wsock.Open(ctx, url, nil, func(ctx context.Context, c *wsock.Conn) error {
+			nc := wsock.NetConn(ctx, c, wsock.BinaryMessage)
+			answers := bufio.NewReader(nc)
+			for _, word := range []string{"hello", "net.Conn"} {
+				if _, err := io.WriteString(nc, word+"\n"); err != nil {
+					return err
+				}
+				line, err := answers.ReadString('\n')
+				if err != nil {
+					return err
+				}
+				fmt.Print(line)
+			}
+			return nc.Close()
+		})
+	})
+	fmt.Println("error:", err)
+	// Output:
+	// HELLO!
+	// NET.CONN!
+	// error: <nil>
 }

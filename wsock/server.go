@@ -366,6 +366,9 @@ func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) err
 				}
 			}
 			herr = s.callHandler(ctx, r, h)
+			// Before the scope's exit cancels ctx: an Accept whose write
+			// that cancellation cuts off then says why (see Accept).
+			r.markReturned()
 			return nil
 		})
 		r.settle()
