@@ -4,9 +4,10 @@
 // of them hangs on the way there.
 //
 // Every scenario is checked twice: goleak.VerifyNone at the end of each test
-// (and goleak.VerifyTestMain for the package), and a stricter scan of
-// runtime.Stack for any goroutine still running code of the module
-// github.com/gotrio/gotrio right after the scenario returned.
+// (and nurserytest.VerifyTestMain for the package), and a stricter scan of
+// the goroutines (nurserytest.Goroutines) for any one still running code of
+// the module github.com/gotrio/gotrio right after the scenario returned,
+// reported as the task tree it belongs to.
 //
 // Scenarios that depend on time run inside testing/synctest bubbles over
 // net.Pipe connections (a server mounted with wsock.NewHTTPHandler on a
