@@ -10,7 +10,6 @@
 // reported as the task tree it belongs to.
 //
 // Scenarios that depend on time run inside testing/synctest bubbles over
-// net.Pipe connections (a server mounted with wsock.NewHTTPHandler on a
-// pipe "listener", or a scripted raw peer); those that need Serve run over
-// loopback TCP. None waits with time.Sleep.
+// net.Pipe connections (a wsocktest server with Options.Pipe, or a scripted
+// raw peer); the others run over loopback TCP. None waits with time.Sleep.
 package leak
