@@ -36,6 +36,7 @@ type Request struct {
 	srv      *serverConfig
 	hs       *handshake.Request
 	nc       net.Conn
+	h2       *h2ServerStream  // the stream of an HTTP/2 handshake (RFC 8441), nil for HTTP/1.1
 	buffered []byte           // bytes the client sent after its handshake
 	n        *nursery.Nursery // the connection's nursery: Accept starts the reader there
 	scope    *cancel.Scope    // the handler's scope, cancelled when the server shuts down
@@ -138,18 +139,30 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 			params, extensions = &p, resp
 		}
 	}
-	answer, err := handshake.AppendAccept(nil, r.hs.Key, opts.Subprotocol, extensions, opts.Header)
+	var answer []byte
+	var h2Header http.Header
+	var err error
+	if r.isHTTP2() {
+		h2Header, err = handshake.ExtendedConnectAccept(opts.Subprotocol, extensions, opts.Header)
+	} else {
+		answer, err = handshake.AppendAccept(nil, r.hs.Key, opts.Subprotocol, extensions, opts.Header)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("wsock: accept: %w", err)
 	}
 	if err := r.begin(reqAccepting); err != nil {
 		return nil, fmt.Errorf("wsock: accept: %w", err)
 	}
-	if err := r.write(ctx, answer); err != nil {
+	if r.isHTTP2() {
+		err = r.h2.accept(h2Header)
+	} else {
+		err = r.write(ctx, answer)
+	}
+	if err != nil {
 		r.end(reqFailed, nil)
 		return nil, fmt.Errorf("wsock: accept: %w", err)
 	}
-	c := newConn(connConfig{
+	cfg := connConfig{
 		netConn:            r.nc,
 		buffered:           r.buffered,
 		role:               proto.Server,
@@ -164,7 +177,11 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 		readBufferSize:     lim.readBufferSize,
 		disconnectTimeout:  lim.disconnectTimeout,
 		logger:             lim.logger,
-	})
+	}
+	if r.isHTTP2() {
+		cfg.makeResponseHeader, cfg.responseHeader = nil, h2Header
+	}
+	c := newConn(cfg)
 	r.buffered = nil
 	startConn(r.n, c, lim, nil)
 	if r.end(reqAccepted, c) {
@@ -196,7 +213,11 @@ func (r *Request) Reject(ctx context.Context, status int, header http.Header, bo
 	if err := r.begin(reqRejected); err != nil {
 		return fmt.Errorf("wsock: reject: %w", err)
 	}
-	err = r.write(ctx, answer)
+	if r.isHTTP2() {
+		err = r.h2.reject(status, header, body)
+	} else {
+		err = r.write(ctx, answer)
+	}
 	_ = r.nc.Close()
 	if err != nil {
 		return fmt.Errorf("wsock: reject: %w", err)
@@ -366,7 +387,12 @@ type httpHandler struct {
 
 func (hh *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	hs := handshake.FromHTTP(req)
-	if err := hs.Check(); err != nil {
+	h2 := hs.IsExtendedConnect()
+	check := hs.Check
+	if h2 {
+		check = hs.CheckExtendedConnect
+	}
+	if err := check(); err != nil {
 		var he *handshake.Error
 		status := http.StatusBadRequest
 		if errors.As(err, &he) {
@@ -383,11 +409,26 @@ func (hh *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "wsock: origin not allowed", http.StatusForbidden)
 		return
 	}
+	if h2 {
+		r.nc, r.h2 = newH2ServerConn(w, req)
+	} else if !hh.hijack(w, r) {
+		return
+	}
+	ctx := req.Context()
+	stop := context.AfterFunc(ctx, func() { r.shutdown() })
+	defer stop()
+	// The connection outlives ctx's cancellation by its closing handshake.
+	_ = hh.srv.serveConn(context.WithoutCancel(ctx), r, hh.h)
+}
+
+// hijack takes r's HTTP/1.1 connection over from net/http, or answers 500
+// and reports false.
+func (hh *httpHandler) hijack(w http.ResponseWriter, r *Request) bool {
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		hh.srv.log.Error("wsock: cannot take over the HTTP connection", "err", err)
 		http.Error(w, "wsock: cannot take over the HTTP connection", http.StatusInternalServerError)
-		return
+		return false
 	}
 	// net/http may have set deadlines for the HTTP exchange; the WebSocket
 	// connection has its own timeouts.
@@ -397,9 +438,5 @@ func (hh *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		b, _ := brw.Reader.Peek(n)
 		r.buffered = slices.Clone(b)
 	}
-	ctx := req.Context()
-	stop := context.AfterFunc(ctx, func() { r.shutdown() })
-	defer stop()
-	// The connection outlives ctx's cancellation by its closing handshake.
-	_ = hh.srv.serveConn(context.WithoutCancel(ctx), r, hh.h)
+	return true
 }

@@ -190,6 +190,10 @@ func connectURL(ctx context.Context, n *nursery.Nursery, rawURL string, opts *Di
 	lim := opts.resolve()
 	var c *Conn
 	err = withConnectTimeout(ctx, lim.connectTimeout, func(ctx context.Context) error {
+		if opts.HTTP2 != nil && t.secure {
+			c, err = opts.HTTP2.open(ctx, t, opts, lim)
+			return err
+		}
 		nc, err := dialStream(ctx, t, opts)
 		if err != nil {
 			return err

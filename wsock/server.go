@@ -430,12 +430,17 @@ func (s *serverConfig) finish(r *Request, herr error, ownerGone bool) {
 			status = http.StatusServiceUnavailable
 		}
 		if r.begin(reqRejected) == nil {
-			_ = withConnectTimeout(context.Background(), s.lim.connectTimeout, func(ctx context.Context) error {
-				release := closeOnCancel(ctx, r.nc)
-				writeError(r.nc, status, nil, "wsock: "+strconv.Itoa(status)+" "+http.StatusText(status))
-				release()
-				return nil
-			})
+			msg := "wsock: " + strconv.Itoa(status) + " " + http.StatusText(status)
+			if r.isHTTP2() {
+				_ = r.h2.reject(status, http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, []byte(msg+"\n"))
+			} else {
+				_ = withConnectTimeout(context.Background(), s.lim.connectTimeout, func(ctx context.Context) error {
+					release := closeOnCancel(ctx, r.nc)
+					writeError(r.nc, status, nil, msg)
+					release()
+					return nil
+				})
+			}
 		}
 		_ = r.nc.Close()
 	}
