@@ -140,18 +140,20 @@ func checkBrowserReport(t *testing.T, report browserReport, browserErr error, sr
 	srv.checkExtensions(t, opts, true)
 }
 
-// runChromium opens target in headless Chromium and returns the first report
-// the page POSTs, then stops the browser. The browser runs in its own process
+// runChromium opens target in headless Chromium, with the common flags and
+// extraFlags, and returns the first report the page POSTs, then stops the
+// browser. The browser runs in its own process
 // group, ended with SIGTERM (Chromium then reaps its helpers and exits 0) and,
 // should anything survive, SIGKILL to the group.
-func runChromium(ctx context.Context, t *testing.T, target string, reports <-chan browserReport) (browserReport, error) {
+func runChromium(ctx context.Context, t *testing.T, target string, reports <-chan browserReport, extraFlags ...string) (browserReport, error) {
 	ctx, stop := context.WithTimeout(ctx, peerTimeout)
 	defer stop()
-	cmd := exec.CommandContext(ctx, chromiumBin,
+	args := append([]string{
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-breakpad", "--disable-crash-reporter", "--disable-dev-shm-usage",
-		"--user-data-dir="+t.TempDir(), target)
+		"--user-data-dir=" + t.TempDir()}, extraFlags...)
+	cmd := exec.CommandContext(ctx, chromiumBin, append(args, target)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
