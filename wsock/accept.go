@@ -154,7 +154,7 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 		return nil, fmt.Errorf("wsock: accept: %w", err)
 	}
 	if r.isHTTP2() {
-		err = r.h2.accept(h2Header)
+		err = r.answerH2(ctx, func() error { return r.h2.accept(h2Header) })
 	} else {
 		err = r.write(ctx, answer)
 	}
@@ -214,7 +214,7 @@ func (r *Request) Reject(ctx context.Context, status int, header http.Header, bo
 		return fmt.Errorf("wsock: reject: %w", err)
 	}
 	if r.isHTTP2() {
-		err = r.h2.reject(status, header, body)
+		err = r.answerH2(ctx, func() error { return r.h2.reject(status, header, body) })
 	} else {
 		err = r.write(ctx, answer)
 	}

@@ -1,11 +1,14 @@
 package wsock
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/gotrio/gotrio/cancel"
 )
 
 // WebSockets over HTTP/2 (RFC 8441), server side. An HTTP/2 client opens a
@@ -51,10 +54,7 @@ func (s *h2ServerStream) accept(header http.Header) error {
 		s.w.Header()[k] = v
 	}
 	s.w.WriteHeader(http.StatusOK)
-	if err := s.rc.Flush(); err != nil {
-		return &handshakeFailed{"write answer", err}
-	}
-	return nil
+	return s.rc.Flush()
 }
 
 // reject answers with status, header and body; the stream ends when the
@@ -65,12 +65,28 @@ func (s *h2ServerStream) reject(status int, header http.Header, body []byte) err
 	}
 	s.w.WriteHeader(status)
 	if _, err := s.w.Write(body); err != nil {
-		return &handshakeFailed{"write answer", err}
+		return err
 	}
-	if err := s.rc.Flush(); err != nil {
-		return &handshakeFailed{"write answer", err}
-	}
-	return nil
+	return s.rc.Flush()
+}
+
+// answerH2 runs write, which answers r's extended CONNECT, bounded by
+// ConnectTimeout and ctx as Request.write bounds an HTTP/1.1 answer: when
+// either ends first, the stream is reset, which fails the write.
+func (r *Request) answerH2(ctx context.Context, write func() error) error {
+	return withConnectTimeout(ctx, r.srv.lim.connectTimeout, func(ctx context.Context) error {
+		stop := context.AfterFunc(ctx, func() { _ = r.h2.rc.SetWriteDeadline(pastTime) })
+		err := write()
+		if !stop() {
+			_ = r.nc.Close()
+			return cancel.Checkpoint(ctx)
+		}
+		if err != nil {
+			_ = r.nc.Close()
+			return &handshakeFailed{"write answer", err}
+		}
+		return nil
+	})
 }
 
 func (s *h2ServerStream) Read(p []byte) (int, error) { return s.body.Read(p) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,33 +21,39 @@ import (
 	"github.com/gotrio/gotrio/nursery"
 )
 
-// h2Server is an HTTPS server with HTTP/2 (or without, if h1Only) serving
+// h2Server is an HTTPS server with HTTP/2 serving
 // ServerOptions.HTTPHandler(h) on /ws, which counts the TCP connections it
-// accepts.
+// accepts. configure may adjust the server before it starts.
 type h2Server struct {
 	*httptest.Server
 	accepts atomic.Int32
 	client  *tls.Config
 }
 
-func newH2Server(t *testing.T, h Handler, opts *ServerOptions, h1Only bool) *h2Server {
+func newH2Server(t *testing.T, h Handler, opts *ServerOptions, configure ...func(*httptest.Server)) *h2Server {
 	t.Helper()
 	serverTLS, clientTLS := selfSignedTLS(t)
 	s := &h2Server{client: clientTLS}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", opts.HTTPHandler(h))
 	s.Server = httptest.NewUnstartedServer(mux)
-	s.Server.EnableHTTP2 = !h1Only
+	s.Server.EnableHTTP2 = true
 	s.Server.TLS = serverTLS
 	s.Server.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			s.accepts.Add(1)
 		}
 	}
+	for _, f := range configure {
+		f(s.Server)
+	}
 	s.StartTLS()
 	t.Cleanup(s.Close)
 	return s
 }
+
+// h1Only makes a server speak HTTP/1.1 only.
+func h1Only(s *httptest.Server) { s.EnableHTTP2 = false }
 
 // wsURL is the server's WebSocket address.
 func (s *h2Server) wsURL() string { return "wss" + strings.TrimPrefix(s.URL, "https") + "/ws" }
@@ -83,7 +90,7 @@ func TestHTTP2WebSocketsShareOneConnection(t *testing.T) {
 		return
 	}
 	var rec protoRecorder
-	srv := newH2Server(t, rec.handle, nil, false)
+	srv := newH2Server(t, rec.handle, nil)
 	opts := &DialOptions{HTTP2: srv.transport(t)}
 	const clients = 8
 	sizes := []int{0, 16, 4 << 10, 64 << 10, 1 << 20}
@@ -139,7 +146,7 @@ func TestHTTP2CloseCodesReachBothSides(t *testing.T) {
 		_, err = c.Receive(ctx)
 		serverSaw <- closedReason(t, err)
 		return nil
-	}, nil, false)
+	}, nil)
 	opts := &DialOptions{HTTP2: srv.transport(t)}
 
 	err := Open(t.Context(), srv.wsURL(), opts, func(ctx context.Context, c *Conn) error {
@@ -173,7 +180,7 @@ func TestHTTP2NegotiatesSubprotocolAndCompression(t *testing.T) {
 			return err
 		}
 		return echoConn(ctx, c)
-	}, nil, false)
+	}, nil)
 	opts := &DialOptions{HTTP2: srv.transport(t), Subprotocols: []string{"chat.v1", "chat.v2"}}
 	err := Open(t.Context(), srv.wsURL(), opts, func(ctx context.Context, c *Conn) error {
 		assert.Equal(t, "chat.v2", c.Subprotocol())
@@ -195,7 +202,7 @@ func TestHTTP2RejectionReachesTheClient(t *testing.T) {
 	}
 	srv := newH2Server(t, func(ctx context.Context, r *Request) error {
 		return r.Reject(ctx, http.StatusTeapot, http.Header{"X-Why": {"tea"}}, []byte("no coffee here"))
-	}, nil, false)
+	}, nil)
 	err := Open(t.Context(), srv.wsURL(), &DialOptions{HTTP2: srv.transport(t)}, func(context.Context, *Conn) error {
 		t.Error("the body ran")
 		return nil
@@ -211,7 +218,7 @@ func TestHTTP2RefusesCrossOriginRequests(t *testing.T) {
 	if !xconnect.Run(t) {
 		return
 	}
-	srv := newH2Server(t, echoHandler, nil, false)
+	srv := newH2Server(t, echoHandler, nil)
 	opts := &DialOptions{HTTP2: srv.transport(t), Header: http.Header{"Origin": {"https://evil.example"}}}
 	err := Open(t.Context(), srv.wsURL(), opts, func(context.Context, *Conn) error {
 		t.Error("the body ran")
@@ -227,7 +234,7 @@ func TestHTTP2FallsBackWithoutExtendedConnect(t *testing.T) {
 		t.Skip("needs a server without extended CONNECT: run without GODEBUG=" + xconnect.Setting)
 	}
 	var rec protoRecorder
-	srv := newH2Server(t, rec.handle, nil, false)
+	srv := newH2Server(t, rec.handle, nil)
 	err := Open(t.Context(), srv.wsURL(), &DialOptions{HTTP2: srv.transport(t)}, func(ctx context.Context, c *Conn) error {
 		require.NoError(t, c.SendText(ctx, "hello"))
 		m, err := c.Receive(ctx)
@@ -241,11 +248,145 @@ func TestHTTP2FallsBackWithoutExtendedConnect(t *testing.T) {
 
 func TestHTTP2FallsBackToTheHTTP1ConnectionALPNChose(t *testing.T) {
 	var rec protoRecorder
-	srv := newH2Server(t, rec.handle, nil, true)
+	srv := newH2Server(t, rec.handle, nil, h1Only)
 	err := Open(t.Context(), srv.wsURL(), &DialOptions{HTTP2: srv.transport(t)}, func(ctx context.Context, c *Conn) error {
 		return c.Ping(ctx, nil)
 	})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"HTTP/1.1"}, rec.seen())
 	assert.Equal(t, int32(1), srv.accepts.Load(), "TCP connections accepted")
+}
+
+func TestHTTP2OpensAnotherConnectionAtTheStreamLimit(t *testing.T) {
+	if !xconnect.Run(t) {
+		return
+	}
+	srv := newH2Server(t, echoHandler, nil, func(s *httptest.Server) {
+		s.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 2}
+	})
+	opts := &DialOptions{HTTP2: srv.transport(t)}
+	err := nursery.Run(t.Context(), func(ctx context.Context, n *nursery.Nursery) error {
+		var conns []*Conn
+		for range 4 {
+			c, err := Connect(ctx, n, srv.wsURL(), opts)
+			require.NoError(t, err)
+			conns = append(conns, c)
+		}
+		for i, c := range conns {
+			require.NoError(t, c.SendText(ctx, fmt.Sprint(i)))
+			m, err := c.Receive(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, fmt.Sprint(i), string(m.Data))
+			require.NoError(t, c.Close(NormalClosure, ""))
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), srv.accepts.Load(), "TCP connections accepted for 4 WebSockets, 2 streams each")
+}
+
+func TestHTTP2ServerShutdownClosesWithGoingAway(t *testing.T) {
+	if !xconnect.Run(t) {
+		return
+	}
+	base, shutdown := context.WithCancel(context.Background())
+	defer shutdown()
+	accepted := make(chan struct{})
+	srv := newH2Server(t, func(ctx context.Context, r *Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		close(accepted)
+		_, err = c.Receive(ctx)
+		return err
+	}, nil, func(s *httptest.Server) {
+		s.Config.BaseContext = func(net.Listener) context.Context { return base }
+	})
+	err := Open(t.Context(), srv.wsURL(), &DialOptions{HTTP2: srv.transport(t)}, func(ctx context.Context, c *Conn) error {
+		<-accepted
+		shutdown()
+		_, err := c.Receive(ctx)
+		got := closedReason(t, err)
+		assert.Equal(t, GoingAway, got.Code)
+		assert.Equal(t, shutdownReason, got.Reason)
+		return nil
+	})
+	require.NoError(t, err)
+}
+
+func TestHTTP2HandlerErrorClosesWithInternalError(t *testing.T) {
+	if !xconnect.Run(t) {
+		return
+	}
+	logger, logs := captureLogger()
+	srv := newH2Server(t, func(ctx context.Context, r *Request) error {
+		if _, err := r.Accept(ctx, nil); err != nil {
+			return err
+		}
+		return errors.New("handler broke")
+	}, &ServerOptions{Logger: logger})
+	err := Open(t.Context(), srv.wsURL(), &DialOptions{HTTP2: srv.transport(t)}, func(ctx context.Context, c *Conn) error {
+		_, err := c.Receive(ctx)
+		assert.Equal(t, InternalError, closedReason(t, err).Code)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Contains(t, logs.String(), "handler broke")
+}
+
+func TestHTTP2AnswersAHandshakeWithoutVersion426(t *testing.T) {
+	if !xconnect.Run(t) {
+		return
+	}
+	srv := newH2Server(t, func(context.Context, *Request) error {
+		t.Error("the handler ran")
+		return nil
+	}, nil)
+	tr := srv.transport(t)
+	tr.init()
+	target, err := parseURL(srv.wsURL())
+	require.NoError(t, err)
+	st, h1, err := tr.roundTrip(t.Context(), target, http.Header{})
+	require.NoError(t, err)
+	require.Nil(t, h1)
+	defer st.Close()
+	assert.Equal(t, http.StatusUpgradeRequired, st.resp.StatusCode)
+	assert.Equal(t, "13", st.resp.Header.Get("Sec-WebSocket-Version"))
+}
+
+func TestHTTP2ConnectionLossIsAbnormalClosure(t *testing.T) {
+	if !xconnect.Run(t) {
+		return
+	}
+	handlerErr := make(chan error, 1)
+	srv := newH2Server(t, func(ctx context.Context, r *Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		_, err = c.Receive(ctx)
+		handlerErr <- err
+		return nil
+	}, nil)
+	var tcp net.Conn
+	tr := srv.transport(t)
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network, addr)
+		tcp = nc
+		return nc, err
+	}
+	err := Open(t.Context(), srv.wsURL(), &DialOptions{HTTP2: tr}, func(ctx context.Context, c *Conn) error {
+		require.NoError(t, c.Ping(ctx, nil))
+		require.NoError(t, tcp.Close())
+		_, err := c.Receive(ctx)
+		assert.Equal(t, AbnormalClosure, closedReason(t, err).Code)
+		return nil
+	})
+	var closed *ClosedError
+	if err != nil {
+		require.ErrorAs(t, err, &closed, "Open reports the abnormal closure, if anything")
+	}
+	assert.Equal(t, AbnormalClosure, closedReason(t, <-handlerErr).Code)
 }

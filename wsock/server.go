@@ -432,7 +432,9 @@ func (s *serverConfig) finish(r *Request, herr error, ownerGone bool) {
 		if r.begin(reqRejected) == nil {
 			msg := "wsock: " + strconv.Itoa(status) + " " + http.StatusText(status)
 			if r.isHTTP2() {
-				_ = r.h2.reject(status, http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, []byte(msg+"\n"))
+				_ = r.answerH2(context.Background(), func() error {
+					return r.h2.reject(status, http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, []byte(msg+"\n"))
+				})
 			} else {
 				_ = withConnectTimeout(context.Background(), s.lim.connectTimeout, func(ctx context.Context) error {
 					release := closeOnCancel(ctx, r.nc)

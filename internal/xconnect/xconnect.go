@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Setting is the GODEBUG setting that enables extended CONNECT.
@@ -35,7 +36,12 @@ func Run(t *testing.T) bool {
 	if cur := os.Getenv("GODEBUG"); cur != "" {
 		godebug = cur + "," + Setting
 	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+	args := []string{"-test.run=^" + t.Name() + "$", "-test.count=1", "-test.v"}
+	if d, ok := t.Deadline(); ok {
+		// The child times out, with its goroutine dump, before the parent.
+		args = append(args, "-test.timeout="+(time.Until(d)*9/10).String())
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "GODEBUG="+godebug)
 	out, err := cmd.CombinedOutput()
 	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
