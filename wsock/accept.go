@@ -357,12 +357,15 @@ func (s *serverConfig) originAllowed(r *Request) bool {
 }
 
 // HTTPHandler returns an http.Handler that serves WebSocket handshakes with
-// h, to mount in any net/http mux. A request that is not a valid WebSocket
-// upgrade is answered 400 (426 for an unsupported version), one from a
-// refused origin 403. Otherwise the connection is hijacked and h runs in the
-// ServeHTTP call, with the request's context: cancelling that context (for
-// example http.Server.BaseContext's) cancels h and the connection is closed
-// with 1001 GoingAway once h returns. The connection's reader runs in a
+// h, to mount in any net/http mux: HTTP/1.1 upgrades and, over HTTP/2,
+// RFC 8441 extended CONNECT requests (which net/http passes on only with
+// GODEBUG=http2xconnect=1; see the package doc). A request that is not a
+// valid WebSocket handshake is answered 400 (426 for an unsupported
+// version), one from a refused origin 403. Otherwise h runs in the ServeHTTP
+// call, on the hijacked HTTP/1.1 connection or on the HTTP/2 stream (the
+// request body and the flushed ResponseWriter), with the request's context:
+// cancelling that context (for example http.Server.BaseContext's) cancels h
+// and the connection is closed with 1001 GoingAway once h returns. The connection's reader runs in a
 // nursery that lives for the ServeHTTP call. Handler errors and panics are
 // logged and close the connection with 1011; HandlerNursery and TLSConfig are
 // not used (net/http owns the goroutine and the TLS).

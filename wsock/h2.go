@@ -22,9 +22,6 @@ import (
 // writes ours. net/http advertises SETTINGS_ENABLE_CONNECT_PROTOCOL, and so
 // accepts such requests, only with GODEBUG=http2xconnect=1 (see doc.go).
 
-// h2Proto is Request.Proto for a handshake that came over HTTP/2.
-const h2Proto = "HTTP/2.0"
-
 // h2ServerStream is the server's end of an extended CONNECT stream as an
 // io.ReadWriteCloser: reads come from the request body, writes go to the
 // ResponseWriter, flushed at once (a WebSocket frame must not wait in a
