@@ -355,11 +355,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, host, resource string, op
 // returning the configuration of the connection it opens.
 func exchangeHandshake(nc net.Conn, host, resource string, opts *DialOptions, lim limits) (connConfig, error) {
 	key := handshake.NewKey()
-	dcfg := lim.compression.deflateConfig()
-	var offer string
-	if !lim.compression.Disabled {
-		offer = deflate.Offer(dcfg)
-	}
+	offer := lim.deflateOffer()
 	req, err := handshake.AppendRequest(nil, host, resource, key, opts.Subprotocols, offer, opts.Header)
 	if err != nil {
 		return connConfig{}, &handshakeFailed{"build request", err}
@@ -378,6 +374,25 @@ func exchangeHandshake(nc net.Conn, host, resource string, opts *DialOptions, li
 	if err != nil {
 		return connConfig{}, &handshakeFailed{"check response", err}
 	}
+	return clientConnConfig(lim, nc, slices.Clip(slices.Clone(rest)), resource, protocol, offer, extensions,
+		requestHeader(host, key, opts.Subprotocols, offer, opts.Header), resp.Header)
+}
+
+// deflateOffer is the permessage-deflate offer of a client with limits l,
+// "" when compression is disabled.
+func (l limits) deflateOffer() string {
+	if l.compression.Disabled {
+		return ""
+	}
+	return deflate.Offer(l.compression.deflateConfig())
+}
+
+// clientConnConfig is the configuration of a client connection over nc
+// whose opening handshake, which offered offer, was answered with protocol
+// and extensions: the extensions are checked against the offer here.
+func clientConnConfig(lim limits, nc net.Conn, buffered []byte, resource, protocol, offer, extensions string,
+	reqHeader, respHeader http.Header) (connConfig, error) {
+	dcfg := lim.compression.deflateConfig()
 	var params *deflate.Params
 	if extensions != "" {
 		if offer == "" {
@@ -392,12 +407,12 @@ func exchangeHandshake(nc net.Conn, host, resource string, opts *DialOptions, li
 	}
 	return connConfig{
 		netConn:           nc,
-		buffered:          slices.Clip(slices.Clone(rest)),
+		buffered:          buffered,
 		role:              proto.Client,
 		path:              resource,
 		subprotocol:       protocol,
-		requestHeader:     requestHeader(host, key, opts.Subprotocols, offer, opts.Header),
-		responseHeader:    resp.Header,
+		requestHeader:     reqHeader,
+		responseHeader:    respHeader,
 		deflate:           params,
 		deflateConfig:     dcfg,
 		maxMessageSize:    lim.maxMessageSize,

@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/gotrio/gotrio/cancel"
-	"github.com/gotrio/gotrio/wsock/internal/deflate"
 	"github.com/gotrio/gotrio/wsock/internal/handshake"
-	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
 
 // An HTTP2Transport opens wss WebSockets over HTTP/2 (RFC 8441) for the
@@ -83,11 +81,7 @@ func (tr *HTTP2Transport) CloseIdleConnections() {
 // server does not support RFC 8441.
 func (tr *HTTP2Transport) open(ctx context.Context, t target, opts *DialOptions, lim limits) (*Conn, error) {
 	tr.init()
-	dcfg := lim.compression.deflateConfig()
-	var offer string
-	if !lim.compression.Disabled {
-		offer = deflate.Offer(dcfg)
-	}
+	offer := lim.deflateOffer()
 	hdr, err := handshake.ExtendedConnectRequest(opts.Subprotocols, offer, opts.Header)
 	if err != nil {
 		return nil, &handshakeFailed{"build request", err}
@@ -112,36 +106,18 @@ func (tr *HTTP2Transport) open(ctx context.Context, t target, opts *DialOptions,
 		return nil, rejected
 	}
 	protocol, extensions, err := handshake.CheckExtendedConnectAnswer(resp.StatusCode, resp.Header, opts.Subprotocols)
-	var params *deflate.Params
-	if err == nil && extensions != "" {
-		if offer == "" {
-			err = errors.New("server chose extensions " + extensions + ", none were offered")
-		} else {
-			var p deflate.Params
-			p, err = deflate.ClientAccept(extensions, dcfg)
-			params = &p
-		}
-	}
 	if err != nil {
 		_ = st.Close()
 		return nil, &handshakeFailed{"check response", err}
 	}
 	hdr[handshake.ProtocolPseudoHeader] = []string{"websocket"}
-	return newConn(connConfig{
-		netConn:           &h2Conn{streamConn: &streamConn{rwc: st}, local: st.local, remote: st.remote},
-		role:              proto.Client,
-		path:              t.resource,
-		subprotocol:       protocol,
-		requestHeader:     hdr,
-		responseHeader:    resp.Header,
-		deflate:           params,
-		deflateConfig:     dcfg,
-		maxMessageSize:    lim.maxMessageSize,
-		queueSize:         lim.queueSize,
-		readBufferSize:    lim.readBufferSize,
-		disconnectTimeout: lim.disconnectTimeout,
-		logger:            lim.logger,
-	}), nil
+	nc := &h2Conn{streamConn: &streamConn{rwc: st}, local: st.local, remote: st.remote}
+	cfg, err := clientConnConfig(lim, nc, nil, t.resource, protocol, offer, extensions, hdr, resp.Header)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return newConn(cfg), nil
 }
 
 // isExtendedConnectUnsupported reports whether err is net/http's refusal to

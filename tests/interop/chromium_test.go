@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -90,13 +91,22 @@ func TestServerWithChromium(t *testing.T) {
 // ws, if not nil, serves /ws/.
 type pageServer struct {
 	*httptest.Server
-	reports chan browserReport
+	reports   chan browserReport
+	pageProto atomic.Value // the protocol the page was fetched with ("HTTP/1.1")
 }
 
+// newPageServer starts a page server over plain HTTP/1.1.
 func newPageServer(page []byte, ws http.Handler) *pageServer {
+	return startPageServer(page, ws, (*httptest.Server).Start)
+}
+
+// startPageServer makes a page server and starts it with start (Start, or
+// StartTLS, for instance).
+func startPageServer(page []byte, ws http.Handler, start func(*httptest.Server)) *pageServer {
 	p := &pageServer{reports: make(chan browserReport, 1)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		p.pageProto.Store(r.Proto)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(page)
 	})
@@ -114,7 +124,8 @@ func newPageServer(page []byte, ws http.Handler) *pageServer {
 	if ws != nil {
 		mux.Handle("/ws/", ws)
 	}
-	p.Server = httptest.NewServer(mux)
+	p.Server = httptest.NewUnstartedServer(mux)
+	start(p.Server)
 	return p
 }
 

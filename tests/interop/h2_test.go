@@ -2,13 +2,11 @@ package interop
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -34,7 +32,6 @@ func TestChromiumWebSocketOverHTTP2(t *testing.T) {
 	require.NoError(t, err)
 
 	var protos sync.Map // Request.Proto of each handshake
-	var pageProto atomic.Value
 	ws := (&wsock.ServerOptions{}).HTTPHandler(func(ctx context.Context, r *wsock.Request) error {
 		protos.Store(r.Proto(), true)
 		c, err := r.Accept(ctx, &wsock.AcceptOptions{Subprotocol: "echo.v1"})
@@ -51,37 +48,19 @@ func TestChromiumWebSocketOverHTTP2(t *testing.T) {
 			}
 		}
 	})
-	reports := make(chan browserReport, 1)
 	var handlers sync.WaitGroup
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		pageProto.Store(r.Proto)
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(page)
-	})
-	mux.HandleFunc("POST /results", func(w http.ResponseWriter, r *http.Request) {
-		var rep browserReport
-		if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
-			rep.Error = "decode results: " + err.Error()
-		}
-		select {
-		case reports <- rep:
-		default:
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.Handle("/ws", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	pages := startPageServer(page, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handlers.Add(1)
 		defer handlers.Done()
 		ws.ServeHTTP(w, r)
-	}))
-	srv := httptest.NewUnstartedServer(mux)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	require.Equal(t, "h2", srv.TLS.NextProtos[0], "the page server offers HTTP/2")
+	}), func(s *httptest.Server) {
+		s.EnableHTTP2 = true
+		s.StartTLS()
+	})
+	require.Equal(t, "h2", pages.TLS.NextProtos[0], "the page server offers HTTP/2")
 
-	report, browserErr := runChromium(t.Context(), t, srv.URL+"/", reports, "--ignore-certificate-errors")
-	srv.Close()
+	report, browserErr := runChromium(t.Context(), t, pages.URL+"/", pages.reports, "--ignore-certificate-errors")
+	pages.Close()
 	handlers.Wait()
 
 	require.NoError(t, browserErr)
@@ -91,7 +70,7 @@ func TestChromiumWebSocketOverHTTP2(t *testing.T) {
 		assert.True(t, r.OK, "%s: %s", r.Name, r.Detail)
 	}
 	assert.Len(t, report.Results, 5)
-	assert.Equal(t, "HTTP/2.0", pageProto.Load(), "the page's protocol")
+	assert.Equal(t, "HTTP/2.0", pages.pageProto.Load(), "the page's protocol")
 	var seen []string
 	protos.Range(func(k, _ any) bool { seen = append(seen, k.(string)); return true })
 	assert.Equal(t, []string{"HTTP/2.0"}, seen, "protocols of the WebSocket handshakes")

@@ -52,21 +52,10 @@ func (r *Request) CheckExtendedConnect() error {
 	case !validHost(r.Host):
 		return badRequest("invalid :authority " + quote(r.Host))
 	}
-	if r.Version != "13" {
-		return badVersion(r.Version)
+	if err := r.checkVersion(); err != nil {
+		return err
 	}
-	switch {
-	case len(h["Sec-Websocket-Version"]) > 1:
-		return badRequest("more than one Sec-WebSocket-Version header")
-	case len(h["Origin"]) > 1:
-		return badRequest("more than one Origin header")
-	}
-	for _, p := range r.Protocols {
-		if !isToken(p) {
-			return badRequest("invalid subprotocol " + quote(p))
-		}
-	}
-	return nil
+	return r.checkOriginAndProtocols()
 }
 
 // ExtendedConnectAccept returns the header of a server's 200 answer to an
@@ -150,14 +139,5 @@ func CheckExtendedConnectAnswer(status int, h http.Header, offered []string) (pr
 	if status < 200 || status > 299 {
 		return "", "", failed("unexpected status " + strconv.Itoa(status) + ", want 2xx")
 	}
-	switch ps := h["Sec-Websocket-Protocol"]; {
-	case len(ps) > 1:
-		return "", "", failed("more than one Sec-WebSocket-Protocol header")
-	case len(ps) == 1 && ps[0] != "":
-		if !slices.Contains(offered, ps[0]) {
-			return "", "", failed("server chose subprotocol " + quote(ps[0]) + ", which we did not offer")
-		}
-		protocol = ps[0]
-	}
-	return protocol, joinValues(h["Sec-Websocket-Extensions"]), nil
+	return chosen(h, offered)
 }

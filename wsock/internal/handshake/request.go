@@ -148,19 +148,34 @@ func (r *Request) Check() error {
 	if !hasToken(h["Connection"], "upgrade") {
 		return badRequest(`not a WebSocket handshake: Connection header does not name "upgrade"`)
 	}
-	if r.Version != "13" {
-		return badVersion(r.Version)
+	if err := r.checkVersion(); err != nil {
+		return err
 	}
 	switch {
-	case len(h["Sec-Websocket-Version"]) > 1:
-		return badRequest("more than one Sec-WebSocket-Version header")
 	case len(h["Sec-Websocket-Key"]) > 1:
 		return badRequest("more than one Sec-WebSocket-Key header")
 	case r.Key == "":
 		return badRequest("missing Sec-WebSocket-Key header")
 	case !validKey(r.Key):
 		return badRequest("Sec-WebSocket-Key " + quote(r.Key) + " is not 16 bytes in base64")
-	case len(h["Origin"]) > 1:
+	}
+	return r.checkOriginAndProtocols()
+}
+
+// checkVersion wants exactly one Sec-WebSocket-Version, 13.
+func (r *Request) checkVersion() error {
+	if r.Version != "13" {
+		return badVersion(r.Version)
+	}
+	if len(r.Header["Sec-Websocket-Version"]) > 1 {
+		return badRequest("more than one Sec-WebSocket-Version header")
+	}
+	return nil
+}
+
+// checkOriginAndProtocols wants at most one Origin and token subprotocols.
+func (r *Request) checkOriginAndProtocols() error {
+	if len(r.Header["Origin"]) > 1 {
 		return badRequest("more than one Origin header")
 	}
 	for _, p := range r.Protocols {
