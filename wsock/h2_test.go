@@ -30,7 +30,7 @@ type h2Server struct {
 	client  *tls.Config
 }
 
-func newH2Server(t *testing.T, h Handler, opts *ServerOptions, configure ...func(*httptest.Server)) *h2Server {
+func newH2Server(t testing.TB, h Handler, opts *ServerOptions, configure ...func(*httptest.Server)) *h2Server {
 	t.Helper()
 	serverTLS, clientTLS := selfSignedTLS(t)
 	s := &h2Server{client: clientTLS}
@@ -60,7 +60,7 @@ func (s *h2Server) wsURL() string { return "wss" + strings.TrimPrefix(s.URL, "ht
 
 // transport is an HTTP2Transport that trusts the server; its idle
 // connections are closed when the test ends.
-func (s *h2Server) transport(t *testing.T) *HTTP2Transport {
+func (s *h2Server) transport(t testing.TB) *HTTP2Transport {
 	tr := &HTTP2Transport{TLSConfig: s.client}
 	t.Cleanup(tr.CloseIdleConnections)
 	return tr
@@ -391,4 +391,37 @@ func TestHTTP2ConnectionLossIsAbnormalClosure(t *testing.T) {
 		require.ErrorAs(t, err, &closed, "Open reports the abnormal closure, if anything")
 	}
 	assert.Equal(t, AbnormalClosure, closedReason(t, <-handlerErr).Code)
+}
+
+// BenchmarkEchoOverHTTPHandler measures round trips of messages through
+// HTTPHandler over TLS: the HTTP/1.1 upgrade, and RFC 8441 over HTTP/2 when
+// run with GODEBUG=http2xconnect=1.
+func BenchmarkEchoOverHTTPHandler(b *testing.B) {
+	proto := "HTTP/1.1"
+	if xconnect.Enabled() {
+		proto = "HTTP/2.0"
+	}
+	srv := newH2Server(b, echoHandler, nil)
+	opts := &DialOptions{HTTP2: srv.transport(b), Compression: CompressionOptions{Disabled: true}}
+	for _, size := range benchSizes {
+		b.Run(proto+"/"+fmt.Sprint(size), func(b *testing.B) {
+			msg := bytes.Repeat([]byte{'x'}, size)
+			err := Open(b.Context(), srv.wsURL(), opts, func(ctx context.Context, c *Conn) error {
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.SendBinary(ctx, msg); err != nil {
+						return err
+					}
+					m, err := c.Receive(ctx)
+					if err != nil {
+						return err
+					}
+					m.Release()
+				}
+				return nil
+			})
+			require.NoError(b, err)
+		})
+	}
 }

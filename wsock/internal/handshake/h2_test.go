@@ -42,6 +42,7 @@ func TestCheckExtendedConnectAcceptsChromiumsRequest(t *testing.T) {
 	assert.Equal(t, []string{"chat"}, req.Protocols)
 	assert.Equal(t, "permessage-deflate; client_max_window_bits", req.Extensions)
 	assert.Empty(t, req.Key)
+	assert.NotContains(t, req.Header, "Content-Length", "the stream is no body")
 }
 
 func TestIsExtendedConnectWantsHTTP2ConnectWithProtocol(t *testing.T) {

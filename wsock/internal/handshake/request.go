@@ -222,7 +222,10 @@ func FromHTTP(r *http.Request) *Request {
 	if len(r.TransferEncoding) > 0 {
 		h["Transfer-Encoding"] = slices.Clone(r.TransferEncoding)
 	}
-	if r.ContentLength != 0 && len(h["Content-Length"]) == 0 {
+	// An extended CONNECT's body is the WebSocket's stream, not a body that
+	// Check should see.
+	extendedConnect := r.ProtoMajor >= 2 && r.Method == http.MethodConnect && len(r.Header[ProtocolPseudoHeader]) > 0
+	if r.ContentLength != 0 && len(h["Content-Length"]) == 0 && !extendedConnect {
 		h["Content-Length"] = []string{"1"} // unknown (-1) or positive: a body either way
 	}
 	target := r.RequestURI
