@@ -5,22 +5,36 @@ BENCHSTAT   ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4d
 FUZZTIME    ?= 30s
 # Packages that hold fuzz targets (each target runs for FUZZTIME).
 FUZZ_PKGS   ?= ./wsock/internal/proto ./wsock/internal/handshake ./wsock/internal/deflate
+# Every module (a directory with its own go.mod): vet, gotriovet and staticcheck visit each, and
+# test runs each one's tests (tests/bench as benchmarks). Add a new nested module here.
+MODULES     ?= . tests/bench cmd/gotriovet
 
-.PHONY: all test unit demo bench fuzz lint peers vet
+.PHONY: all test unit demo bench fuzz lint peers vet gotriovet
 
 all: lint test
 
 ## test: vet, then every test under -race, with the interop peers installed first.
 test: peers vet
 	$(GO) test -race -count=1 ./...
-	cd tests/bench && $(GO) vet ./... && $(GO) test -count=1 -run . -bench . -benchtime 1x ./...
+	@set -e; for m in $(filter-out . tests/bench,$(MODULES)); do \
+		echo "== test $$m"; (cd $$m && $(GO) test -race -count=1 ./...); \
+	done
+	cd tests/bench && $(GO) test -count=1 -run . -bench . -benchtime 1x ./...
 
 ## unit: the tests without installing interop peers (they skip outside CI).
 unit: vet
 	$(GO) test -race -count=1 ./...
 
 vet:
-	$(GO) vet ./...
+	@set -e; for m in $(MODULES); do echo "== vet $$m"; (cd $$m && $(GO) vet ./...); done
+
+## gotriovet: gotrio's own analyzer (cmd/gotriovet), built into a temp dir, over every module.
+gotriovet:
+	@set -e; bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
+	(cd cmd/gotriovet && $(GO) build -o "$$bin/gotriovet" .); \
+	for m in $(MODULES); do \
+		echo "== gotriovet $$m"; (cd $$m && $(GO) vet -vettool="$$bin/gotriovet" ./...); \
+	done
 
 ## demo: the quickstart — an echo server and client in one nursery.
 demo:
@@ -41,8 +55,8 @@ fuzz:
 		done; \
 	done
 
-## lint: gofmt, go vet and staticcheck (pinned).
-lint: vet
+## lint: gofmt, go vet, gotriovet and staticcheck (pinned).
+lint: vet gotriovet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run $(STATICCHECK) ./...
 

@@ -454,3 +454,36 @@ func TestB13CancelCalledBeforeRunSeesAPassedDeadline(t *testing.T) {
 		assert.True(t, s.CancelledCaught())
 	})
 }
+
+// Nested scopes due at the same instant: the outermost catches, whichever
+// timer runs first (Trio cancels every due scope in one batch), and the
+// body's context names it.
+func TestSimultaneousDeadlinesOutermostOfNestedScopesCatches(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for round := range 200 {
+			at := time.Now().Add(time.Second)
+			var inner *cancel.Scope
+			var cause *cancel.Cancelled
+			outer := cancel.New(cancel.WithDeadline(at))
+			err := cancel.FailAt(context.Background(), at, func(ctx context.Context) error {
+				return outer.Run(ctx, func(ctx context.Context) error {
+					var err error
+					inner, err = cancel.MoveOnAt(ctx, at, func(ctx context.Context) error {
+						err := cancel.Sleep(ctx, time.Hour)
+						cause = causeOf(ctx)
+						return err
+					})
+					return err
+				})
+			})
+			require.ErrorIs(t, err, cancel.ErrTooSlow, "round %d", round)
+			assert.False(t, inner.CancelledCaught(), "round %d", round)
+			assert.False(t, outer.CancelledCaught(), "round %d", round)
+			assert.True(t, inner.CancelCalled() && outer.CancelCalled(), "every due scope is cancelled")
+			require.NotNil(t, cause)
+			assert.Equal(t, cancel.SourceDeadline, cause.Source)
+			assert.NotSame(t, inner, cause.Scope, "round %d: the cause is the outermost due scope", round)
+			assert.NotSame(t, outer, cause.Scope, "round %d: the cause is the outermost due scope", round)
+		}
+	})
+}

@@ -10,7 +10,10 @@
 // A scope swallows only the cancellation it caused: when the body returns a
 // cancellation error because this scope was cancelled, Run returns nil and
 // CancelledCaught reports true; when an enclosing scope was cancelled too, the
-// error passes up to it. MoveOnAfter and FailAfter are the usual shapes.
+// error passes up to it. Deadlines that pass at the same instant cancel
+// every scope they belong to at once, whichever timer runs first, and the
+// outermost of them catches, as in Trio. MoveOnAfter and FailAfter are the
+// usual shapes.
 //
 //	s, err := cancel.MoveOnAfter(ctx, time.Second, func(ctx context.Context) error {
 //		return fetch(ctx)
@@ -31,5 +34,6 @@
 //     when a deadline fired.
 //   - A scope's context is cancelled when Run returns, like a deferred cancel
 //     of context.WithCancel, so goroutines that escaped the scope see it end.
-//   - Negative timeouts panic, as Trio's raise ValueError.
+//   - Negative timeouts, and WithDeadline together with WithTimeout on one
+//     scope, panic, where Trio raises ValueError.
 package cancel

@@ -105,6 +105,7 @@ func TestEscapedContextIsClosedWhenRunReturns(t *testing.T) {
 		escapedChild, stop = context.WithCancel(ctx)
 		_ = stop // cancelled with the scope
 		nested = cancel.New()
+		//gotrio:go the nested scope must outlive the outer Run to test the escape; joined by nestedDone
 		go func() {
 			nestedDone <- nested.Run(ctx, func(ctx context.Context) error {
 				close(nestedEntered)
@@ -160,4 +161,55 @@ func TestCurrentFindsInnermostScope(t *testing.T) {
 			return nil
 		})
 	}))
+}
+
+// Trio raises ValueError for a scope given both a deadline and a relative
+// deadline; New panics.
+func TestDeadlineAndTimeoutOptionsTogetherPanic(t *testing.T) {
+	at := time.Now().Add(time.Minute)
+	for name, opts := range map[string][]cancel.Option{
+		"deadline then timeout": {cancel.WithDeadline(at), cancel.WithTimeout(time.Second)},
+		"timeout then deadline": {cancel.WithTimeout(time.Second), cancel.WithDeadline(at)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var v any
+			func() {
+				defer func() { v = recover() }()
+				cancel.New(opts...)
+			}()
+			msg, ok := v.(string)
+			require.True(t, ok, "panics with a string, got %#v", v)
+			assert.True(t, strings.HasPrefix(msg, "cancel:"), msg)
+			assert.Contains(t, msg, "WithDeadline and WithTimeout")
+		})
+	}
+	assert.NotPanics(t, func() { cancel.New(cancel.WithTimeout(time.Second), cancel.WithShield()) })
+}
+
+// SetDeadline on a relative scope that has not entered Run replaces the
+// timeout: the scope becomes absolute, as with Trio's deadline setter.
+func TestSetDeadlineOnUnenteredRelativeScopeMakesItAbsolute(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		at := start.Add(5 * time.Second)
+		s := cancel.New(cancel.WithTimeout(time.Second))
+		s.SetDeadline(at)
+		d, ok := s.Deadline()
+		require.True(t, ok, "absolute at once")
+		assert.Equal(t, at, d)
+		require.NoError(t, s.Run(context.Background(), func(ctx context.Context) error {
+			return cancel.Sleep(ctx, time.Hour)
+		}))
+		assert.True(t, s.CancelledCaught())
+		assert.Equal(t, 5*time.Second, time.Since(start), "the deadline, not the timeout, cancelled")
+
+		removed := cancel.New(cancel.WithTimeout(time.Second))
+		removed.SetDeadline(time.Time{})
+		_, ok = removed.Deadline()
+		assert.False(t, ok)
+		require.NoError(t, removed.Run(context.Background(), func(ctx context.Context) error {
+			return cancel.Sleep(ctx, time.Minute)
+		}))
+		assert.False(t, removed.CancelCalled(), "the zero Time removed the timeout too")
+	})
 }

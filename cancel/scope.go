@@ -2,6 +2,7 @@ package cancel
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,9 @@ type Scope struct {
 	caught       bool
 	shield       bool
 	delivered    bool       // ctx has been cancelled
+	orphaned     bool       // delivered by a former parent (see reparent)
+	nursery      bool       // strips with scopehook.StripNursery (see exit)
+	options      uint8      // which deadline options New was given
 	ownCause     *Cancelled // why this scope cancelled itself
 
 	hasDeadline bool
@@ -53,16 +57,27 @@ const (
 // An Option configures a Scope built by New.
 type Option func(*Scope)
 
+const (
+	optDeadline uint8 = 1 << iota
+	optTimeout
+)
+
 // WithDeadline sets the scope's absolute deadline. The zero Time means none.
+// It cannot be combined with WithTimeout (New panics).
 func WithDeadline(t time.Time) Option {
-	return func(s *Scope) { s.setDeadlineLocked(t) }
+	return func(s *Scope) {
+		s.options |= optDeadline
+		s.setDeadlineLocked(t)
+	}
 }
 
 // WithTimeout sets a deadline d after the moment Run enters (not after New).
-// It panics if d is negative.
+// It panics if d is negative. It cannot be combined with WithDeadline (New
+// panics).
 func WithTimeout(d time.Duration) Option {
 	checkDuration(d)
 	return func(s *Scope) {
+		s.options |= optTimeout
 		s.hasDeadline = false
 		s.hasRelative = true
 		s.relative = d
@@ -75,11 +90,17 @@ func WithShield() Option {
 }
 
 // New returns an unbound scope. Cancel, SetDeadline, SetTimeout and SetShield
-// may be called on it before Run.
+// may be called on it before Run. New panics when given both WithDeadline
+// and WithTimeout: a scope has one deadline, and which one was meant is
+// unclear (Trio raises ValueError for the same). Call SetDeadline or
+// SetTimeout later to replace one kind by the other.
 func New(opts ...Option) *Scope {
 	s := &Scope{}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.options == optDeadline|optTimeout {
+		panic("cancel: New with both WithDeadline and WithTimeout: a scope has one deadline")
 	}
 	return s
 }
@@ -134,7 +155,12 @@ func (s *Scope) Run(ctx context.Context, body func(ctx context.Context) error) (
 
 // exit closes the scope and applies the catch rule of Trio: caught ⇔ the body
 // returned a cancellation error ∧ this scope was cancelled ∧ the parent's
-// cancellation is not visible here.
+// cancellation is not visible here. This is the only place the rule lives:
+// nurseries are scopes and reach it through their scope's Run.
+//
+// "This scope was cancelled" means its own Cancel or deadline, or a
+// cancellation that a former parent delivered before reparent moved the
+// scope: no scope around it any more will catch that one, so it does.
 func (s *Scope) exit(errp *error, normal bool) {
 	s.mu.Lock()
 	// A deadline that has passed counts even if its timer has not run yet: a
@@ -146,7 +172,7 @@ func (s *Scope) exit(errp *error, normal bool) {
 	s.state = stateDone
 	ps, stop := s.parentScope, s.stopAfter
 	s.parentScope, s.stopAfter = nil, nil
-	cancelCalled, shield := s.cancelCalled, s.shield
+	cancelled, shield, nursery := s.cancelCalled || s.orphaned, s.shield, s.nursery
 	parent := s.parent()
 	s.mu.Unlock()
 	if ps != nil {
@@ -157,10 +183,14 @@ func (s *Scope) exit(errp *error, normal bool) {
 	}
 
 	err := *errp
-	if !normal || err == nil || !cancelCalled || (!shield && cancelledOrExpired(parent)) {
+	if !normal || err == nil || !cancelled || (!shield && cancelledOrExpired(parent)) {
 		return
 	}
-	if stripped, changed := strip(err); changed {
+	stripFn := strip
+	if nursery {
+		stripFn = scopehook.StripNursery // keeps the nursery's error types
+	}
+	if stripped, changed := stripFn(err); changed {
 		s.mu.Lock()
 		s.caught = true
 		s.mu.Unlock()
@@ -274,6 +304,9 @@ func (s *Scope) Deadline() (time.Time, bool) {
 // SetDeadline changes the scope's deadline, earlier or later, with effect at
 // once; the zero Time removes it. A deadline in the past cancels a running
 // scope immediately. Once cancelled, a later deadline does not un-cancel.
+// Before Run, SetDeadline on a scope with a relative timeout (WithTimeout,
+// SetTimeout) replaces the timeout: the scope becomes absolute, as with
+// Trio's deadline setter, and the zero Time leaves it with no deadline.
 func (s *Scope) SetDeadline(t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -325,11 +358,65 @@ func (s *Scope) armLocked(now time.Time) {
 }
 
 func (s *Scope) onTimer() {
+	// Trio cancels every due scope in one batch before any task runs: fire
+	// the enclosing scopes that are due too, outermost first, so that what
+	// the body sees (context.Cause) is the outermost due scope, whichever
+	// timer ran first.
+	expireEnclosing(s.parent())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == stateRunning && s.hasDeadline && !time.Now().Before(s.deadline) {
 		s.fireLocked()
 	}
+}
+
+// expireEnclosing fires every scope around ctx, up to the first shield,
+// whose deadline has passed but whose timer has not run yet, outermost
+// first.
+func expireEnclosing(ctx context.Context) {
+	ps := Current(ctx)
+	if ps == nil {
+		return
+	}
+	ps.mu.Lock()
+	shield, parent := ps.shield, ps.parent()
+	ps.mu.Unlock()
+	if !shield {
+		expireEnclosing(parent)
+	}
+	ps.mu.Lock()
+	ps.expireLocked()
+	ps.mu.Unlock()
+}
+
+// outerCancellation returns the cancellation of an enclosing scope that a
+// checkpoint at the end of s's body would see, nil when there is none or when
+// no scope will catch it (a standard context cancelled by its own cancel
+// func). Deadlines that have passed count, as at exit. A nursery's exit is
+// such a checkpoint, as in Trio.
+func (s *Scope) outerCancellation() error {
+	s.mu.Lock()
+	shield, parent := s.shield, s.parent()
+	s.mu.Unlock()
+	if shield {
+		return nil
+	}
+	if parent.Err() == nil {
+		d, ok := parent.Deadline()
+		if !ok || time.Now().Before(d) {
+			return nil
+		}
+		expireEnclosing(parent)
+		if parent.Err() == nil {
+			return nil
+		}
+	}
+	cause := context.Cause(parent)
+	var c *Cancelled
+	if errors.As(cause, &c) && c.Source != sourceExit {
+		return cause
+	}
+	return nil
 }
 
 func (s *Scope) fireLocked() {
@@ -435,6 +522,12 @@ func (s *Scope) reparent(parent context.Context) {
 	}
 	ps, stop := s.parentScope, s.stopAfter
 	s.parentScope, s.stopAfter = nil, nil
+	// A cancellation the old parent delivered stays (Go cannot reopen a
+	// Done channel), but no scope around the new parent will catch it:
+	// from now on it counts as this scope's own.
+	if s.delivered && !s.cancelCalled {
+		s.orphaned = true
+	}
 	s.gate.moved.Store(&parentRef{ctx: parent})
 	s.mu.Unlock()
 	if ps != nil {
@@ -466,11 +559,9 @@ func init() {
 	scopehook.Reparent = func(scope any, parent context.Context) {
 		scope.(*Scope).reparent(parent)
 	}
-	scopehook.MarkCaught = func(scope any) {
-		s := scope.(*Scope)
-		s.mu.Lock()
-		s.caught = true
-		s.mu.Unlock()
+	scopehook.NewNurseryScope = func() any { return &Scope{nursery: true} }
+	scopehook.OuterCancellation = func(scope any) error {
+		return scope.(*Scope).outerCancellation()
 	}
 }
 

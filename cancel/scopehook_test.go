@@ -2,6 +2,7 @@ package cancel_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -20,6 +21,7 @@ func hold(s *cancel.Scope, parent context.Context) (ctx context.Context, release
 	ready := make(chan context.Context)
 	stop := make(chan struct{})
 	done := make(chan error)
+	//gotrio:go hold keeps a scope running under the test's control; release joins it
 	go func() {
 		done <- s.Run(parent, func(ctx context.Context) error {
 			ready <- ctx
@@ -196,12 +198,57 @@ func TestScopehookReparentAfterRunDoesNothing(t *testing.T) {
 	assert.NoError(t, releaseB())
 }
 
-func TestScopehookMarkCaughtSetsCancelledCaught(t *testing.T) {
-	s := cancel.New()
-	require.NoError(t, s.Run(context.Background(), func(ctx context.Context) error {
+func TestScopehookNurseryScopeStripsWithStripNurseryWhenItCatches(t *testing.T) {
+	errKept := errors.New("kept")
+	var seen []error
+	saved := scopehook.StripNursery
+	defer func() { scopehook.StripNursery = saved }()
+	scopehook.StripNursery = func(err error) (error, bool) {
+		seen = append(seen, err)
+		return errKept, true
+	}
+	s := scopehook.NewNurseryScope().(*cancel.Scope)
+	err := s.Run(context.Background(), func(ctx context.Context) error {
 		s.Cancel("done")
-		scopehook.MarkCaught(s)
-		return nil
-	}))
+		return cancel.Checkpoint(ctx)
+	})
+	assert.Same(t, errKept, err)
 	assert.True(t, s.CancelledCaught())
+	require.Len(t, seen, 1)
+	assert.True(t, cancel.IsCancellation(seen[0]))
+
+	// The decision is cancel's: a scope that is not cancelled strips nothing.
+	seen = nil
+	idle := scopehook.NewNurseryScope().(*cancel.Scope)
+	assert.Same(t, errBoom, idle.Run(context.Background(), func(context.Context) error { return errBoom }))
+	assert.Empty(t, seen)
+	assert.False(t, idle.CancelledCaught())
+}
+
+func TestScopehookOuterCancellationSeesEnclosingScopesOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		outer := cancel.New(cancel.WithDeadline(time.Now().Add(time.Second)))
+		require.NoError(t, outer.Run(context.Background(), func(octx context.Context) error {
+			s := cancel.New()
+			return s.Run(octx, func(ctx context.Context) error {
+				assert.NoError(t, scopehook.OuterCancellation(s), "nothing cancelled yet")
+				s.Cancel("own")
+				assert.NoError(t, scopehook.OuterCancellation(s), "its own cancellation is not outer")
+				time.Sleep(time.Second) // outer's deadline passes; its timer may not have run
+				c, ok := scopehook.OuterCancellation(s).(*cancel.Cancelled)
+				require.True(t, ok)
+				assert.Same(t, outer, c.Scope)
+				return cancel.Checkpoint(ctx)
+			})
+		}))
+		assert.True(t, outer.CancelledCaught())
+
+		plain, stop := context.WithCancel(context.Background())
+		stop()
+		s := cancel.New()
+		require.NoError(t, s.Run(plain, func(context.Context) error {
+			assert.NoError(t, scopehook.OuterCancellation(s), "no scope catches a standard context's cancellation")
+			return nil
+		}))
+	})
 }

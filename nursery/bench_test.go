@@ -118,3 +118,32 @@ func BenchmarkErrgroupTwoTasks(b *testing.B) {
 		_ = g.Wait()
 	}
 }
+
+// BenchmarkRun100Limit8 is BenchmarkRun100 with at most 8 tasks at once;
+// compare with BenchmarkErrgroup100Limit8.
+func BenchmarkRun100Limit8(b *testing.B) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
+			n.SetLimit(8)
+			for range 100 {
+				n.Go(noop)
+			}
+			return nil
+		})
+	}
+}
+
+func BenchmarkErrgroup100Limit8(b *testing.B) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		g, ctx := errgroup.WithContext(ctx)
+		g.SetLimit(8)
+		for range 100 {
+			g.Go(func() error { return noop(ctx) })
+		}
+		_ = g.Wait()
+	}
+}

@@ -29,10 +29,23 @@
 // stack and its name. runtime.Goexit in a task (t.FailNow, for example) is
 // reported the same way with the value ErrGoexit.
 //
+// The end of a nursery is a checkpoint: under a cancelled enclosing scope,
+// Run reports that scope's cancellation even when every task returned nil,
+// so an overall deadline works as expected:
+//
+//	err := cancel.FailAfter(ctx, time.Minute, func(ctx context.Context) error {
+//		return nursery.Run(ctx, crawl) // ErrTooSlow after a minute, even if crawl's tasks return nil
+//	})
+//
+// SetLimit bounds how many tasks run at once (errgroup's SetLimit, Trio's
+// CapacityLimiter): Go then waits for a free place, and stops waiting when
+// the nursery is cancelled. A Limiter shares such places among nurseries.
+//
 // Start is Trio's nursery.start: it runs a task until the task says it is
 // ready (TaskStatus.Started) and returns the value it passes, for example
 // the address of a server that is now listening; the task then runs on in
-// the nursery.
+// the nursery, whose cancellation is then its own: a cancellation of the
+// caller that reached it before Started is not a failure of the nursery.
 //
 // Tasks have names, the function's by default or one given to GoNamed. A
 // name appears in the task's errors and panics, and every task goroutine

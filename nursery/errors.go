@@ -20,6 +20,13 @@ var (
 	// calling Started.
 	ErrNotStarted = errors.New("nursery: task returned without calling Started")
 
+	// ErrAlreadyStarted is the panic value of a second call to
+	// TaskStatus.Started: a task reports that it is ready once. The
+	// nursery re-panics with a *PanicError whose Value it is, so
+	// errors.Is(recovered, ErrAlreadyStarted) holds for the value recovered
+	// from Run.
+	ErrAlreadyStarted = errors.New("nursery: Started called twice")
+
 	// ErrGoexit is the Value of the *PanicError that reports a task which
 	// called runtime.Goexit (for example t.FailNow from a task goroutine):
 	// the task ended without returning, which counts as a failure.

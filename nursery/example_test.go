@@ -160,3 +160,84 @@ func ExamplePanicError() {
 	})
 	// Output: task "parser" panicked: unexpected token
 }
+
+// An overall deadline over tasks that end quietly when cancelled: the
+// tasks return nil, yet FailAfter reports cancel.ErrTooSlow, because the
+// end of a nursery is a checkpoint (as in Trio): it reports the enclosing
+// scope's cancellation, which FailAfter's scope catches. MoveOnAfter would
+// return nil instead, with CancelledCaught true.
+func ExampleRun_overallDeadline() {
+	poll := func(ctx context.Context) error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil // stopping is not a failure for this task
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	err := cancel.FailAfter(context.Background(), 50*time.Millisecond, func(ctx context.Context) error {
+		return nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
+			n.Go(poll)
+			n.Go(poll)
+			return nil
+		})
+	})
+	fmt.Println(errors.Is(err, cancel.ErrTooSlow), err)
+	// Output: true cancel: too slow: deadline exceeded
+}
+
+// SetLimit bounds how many tasks run at once; Go waits for a free place.
+func ExampleNursery_SetLimit() {
+	var w work
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		n.SetLimit(2)
+		for range 10 {
+			n.Go(w.do)
+		}
+		return nil
+	})
+	fmt.Println(err, "at most", w.most, "at once")
+	// Output: <nil> at most 2 at once
+}
+
+// A Limiter shared by several nurseries bounds their tasks together, here
+// the fetches of every page of a crawl.
+func ExampleLimiter() {
+	fetches := nursery.NewLimiter(3)
+	var w work
+	err := nursery.Run(context.Background(), func(ctx context.Context, crawl *nursery.Nursery) error {
+		for range 4 {
+			crawl.Go(func(ctx context.Context) error {
+				return nursery.Run(ctx, func(ctx context.Context, page *nursery.Nursery) error {
+					page.SetLimiter(fetches)
+					for range 5 {
+						page.Go(w.do)
+					}
+					return nil
+				})
+			})
+		}
+		return nil
+	})
+	fmt.Println(err, "at most", w.most, "fetches at once")
+	// Output: <nil> at most 3 fetches at once
+}
+
+// work is a millisecond of work that counts how many run at once.
+type work struct {
+	mu            sync.Mutex
+	running, most int
+}
+
+func (w *work) do(ctx context.Context) error {
+	w.mu.Lock()
+	w.running++
+	w.most = max(w.most, w.running)
+	w.mu.Unlock()
+	time.Sleep(time.Millisecond)
+	w.mu.Lock()
+	w.running--
+	w.mu.Unlock()
+	return nil
+}

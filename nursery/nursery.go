@@ -16,10 +16,9 @@ import (
 // one of them has returned. A Nursery is valid only while its Run is in
 // progress; its methods may be called from any goroutine.
 type Nursery struct {
-	scope  *cancel.Scope
-	parent context.Context // the ctx given to Run
-	ctx    context.Context // the scope's context, shared by every task
-	path   string          // task path of the goroutine that called Run
+	scope *cancel.Scope
+	ctx   context.Context // the scope's context, shared by every task
+	path  string          // task path of the goroutine that called Run
 
 	// state counts the running tasks (pending Starts included) in its low
 	// bits; joining is set once the body has returned. joining with no task
@@ -28,6 +27,8 @@ type Nursery struct {
 	wake  chan struct{} // closed by the last task out when the body waits
 
 	last atomic.Pointer[task] // the most recent task identity, for reuse
+
+	limit atomic.Pointer[Limiter] // set by SetLimit; nil means no limit
 
 	mu       sync.Mutex
 	failed   bool        // the scope was cancelled for a failure
@@ -51,7 +52,19 @@ const joining = 1 << 40
 // own cancellation caused (a failure, n.Scope().Cancel, a deadline set on
 // n.Scope()) are stripped; cancellation coming from outside stays in the
 // group, for the enclosing scope to strip. When nothing is left Run returns
-// nil. A cancellation error is one that matches context.Canceled or
+// nil.
+//
+// The end of Run is a checkpoint, as the end of a Trio nursery is: when an
+// enclosing cancel scope is cancelled (or its deadline has passed) and no
+// task returned that cancellation, Run returns an *ErrorGroup holding it,
+// for that scope to catch. So cancel.FailAfter around Run returns
+// cancel.ErrTooSlow when its deadline cancelled the tasks, even if every
+// task returned nil on cancellation; cancel.MoveOnAfter returns nil. The
+// cancellation of a standard context (context.WithCancel and the like) is
+// not reported this way, as no scope would strip it: when every task
+// returned nil, Run returns nil.
+//
+// A cancellation error is one that matches context.Canceled or
 // context.DeadlineExceeded (cancel.IsCancellation): it does not cancel the
 // other tasks, even when it comes from a timeout of the task's own; return
 // the error of cancel.FailAfter (cancel.ErrTooSlow) for a timeout that is a
@@ -62,7 +75,7 @@ const joining = 1 << 40
 // panic (or Goexit) of body cancels the nursery and joins its tasks, then
 // continues unchanged; panics of tasks during that unwinding are dropped.
 func Run(ctx context.Context, body func(ctx context.Context, n *Nursery) error) error {
-	n := &Nursery{scope: cancel.New(), parent: ctx, path: taskPath(ctx)}
+	n := &Nursery{scope: newScope(), path: taskPath(ctx)}
 	err := n.scope.Run(ctx, func(ctx context.Context) error {
 		n.ctx = ctx
 		return n.runBody(ctx, body)
@@ -90,7 +103,38 @@ func (n *Nursery) runBody(ctx context.Context, body func(ctx context.Context, n 
 		n.fail(nil, err)
 	}
 	n.join()
+	n.checkpoint()
 	return n.result()
+}
+
+// newScope returns the scope of a nursery: package cancel decides whether
+// it catches, and strips with the nursery's rule (stripped), which keeps
+// groups and task errors as they are.
+func newScope() *cancel.Scope {
+	return scopehook.NewNurseryScope().(*cancel.Scope)
+}
+
+func init() { scopehook.StripNursery = stripped }
+
+// checkpoint makes the end of the nursery a checkpoint, as in Trio: when an
+// enclosing scope is cancelled (or its deadline has passed) and no task
+// reported that cancellation, the nursery reports it, so that the scope
+// catches it. Without it a nursery whose tasks return nil on cancellation
+// would hide the cancellation from cancel.FailAfter. A cancelled standard
+// context has no scope to catch its cancellation, which is therefore not
+// reported: the nursery returns nil then.
+func (n *Nursery) checkpoint() {
+	n.mu.Lock()
+	reported := len(n.cancels) > 0
+	n.mu.Unlock()
+	if reported {
+		return
+	}
+	if err := scopehook.OuterCancellation(n.scope); err != nil {
+		n.mu.Lock()
+		n.cancels = append(n.cancels, err)
+		n.mu.Unlock()
+	}
 }
 
 // Scope returns the nursery's cancel scope: n.Scope().Cancel(reason) cancels
@@ -103,12 +147,14 @@ func (n *Nursery) Scope() *cancel.Scope { return n.scope }
 // by scopes the caller opened after Run began. Go on a cancelled nursery
 // still starts fn, with a done context. The task's name is the name of fn's
 // function without its import path ("pkg.(*T).method", "pkg.F.func1"); use
-// GoNamed to choose one. Go panics with ErrClosed once Run has finished.
+// GoNamed to choose one. With a limit (SetLimit), Go first waits until fewer
+// tasks than the limit run. Go panics with ErrClosed once Run has finished.
 func (n *Nursery) Go(fn func(ctx context.Context) error) {
 	if fn == nil {
 		panic("nursery: Go with a nil function")
 	}
 	n.add()
+	n.acquire()
 	go n.run(n.taskFor(funcPC(fn)), fn)
 }
 
@@ -119,6 +165,7 @@ func (n *Nursery) GoNamed(name string, fn func(ctx context.Context) error) {
 		panic("nursery: GoNamed with a nil function")
 	}
 	n.add()
+	n.acquire()
 	go n.run(n.namedTask(name), fn)
 }
 
@@ -149,6 +196,15 @@ func (n *Nursery) done() {
 	}
 }
 
+// finish ends a task: it gives its place back to the limit, if any, then
+// unregisters it.
+func (n *Nursery) finish() {
+	if l := n.limit.Load(); l != nil {
+		l.release()
+	}
+	n.done()
+}
+
 // join waits until every task has returned and closes the nursery.
 func (n *Nursery) join() {
 	if n.state.CompareAndSwap(0, joining) {
@@ -163,7 +219,7 @@ func (n *Nursery) join() {
 // run is the body of a task goroutine.
 func (n *Nursery) run(t *task, fn func(ctx context.Context) error) {
 	pprof.SetGoroutineLabels(t.ctx)
-	defer n.done()
+	defer n.finish()
 	normal := false
 	defer func() {
 		if !normal {
@@ -242,36 +298,17 @@ func (n *Nursery) cancel(t *task, verb, what string) {
 	scopehook.CancelFrom(n.scope, uint8(cancel.SourceNursery), who+verb+what)
 }
 
-// result is the body's return value once every task has been joined.
+// result is the body's return value once every task has been joined: every
+// failure in order, then the cancellation errors. The nursery's scope then
+// strips what it caught (package cancel's rule, see newScope).
 func (n *Nursery) result() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if len(n.fails) == 0 && len(n.cancels) == 0 {
 		return nil
 	}
-	if !n.scope.CancelCalled() || (!n.scope.Shielded() && n.parent.Err() != nil) {
-		errs := make([]error, 0, len(n.fails)+len(n.cancels))
-		return &ErrorGroup{Errs: append(append(errs, n.fails...), n.cancels...)}
-	}
-	// The scope catches its own cancellation. Strip here with the scope's
-	// rule, which would turn the group into an errors.Join, and tell the
-	// scope it caught something.
-	errs := make([]error, 0, len(n.fails))
-	removed := len(n.cancels) > 0
-	for _, err := range n.fails {
-		err, changed := stripped(err)
-		removed = removed || changed
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if removed {
-		scopehook.MarkCaught(n.scope)
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return &ErrorGroup{Errs: errs}
+	errs := make([]error, 0, len(n.fails)+len(n.cancels))
+	return &ErrorGroup{Errs: append(append(errs, n.fails...), n.cancels...)}
 }
 
 // others returns the failures besides the first panic, for its Suppressed.

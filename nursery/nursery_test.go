@@ -439,6 +439,7 @@ func TestTasksMayGoWhileTheNurseryDrains(t *testing.T) {
 func TestGoAfterRunPanicsWithErrClosed(t *testing.T) {
 	var kept *nursery.Nursery
 	require.NoError(t, nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		//gotrio:nurseryescape the test calls Go after Run returned to see it panic with ErrClosed
 		kept = n
 		return nil
 	}))
@@ -451,6 +452,7 @@ func TestGoAfterRunPanicsWithErrClosed(t *testing.T) {
 func TestStartAfterRunReturnsErrClosed(t *testing.T) {
 	var kept *nursery.Nursery
 	require.NoError(t, nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		//gotrio:nurseryescape the test calls Start after Run returned to see ErrClosed
 		kept = n
 		return nil
 	}))

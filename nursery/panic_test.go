@@ -107,6 +107,7 @@ func TestBodyPanicCancelsAndJoinsTasksThenContinues(t *testing.T) {
 func TestBodyGoexitJoinsTasks(t *testing.T) {
 	taskDone := false
 	exited := make(chan struct{})
+	//gotrio:go runtime.Goexit must end a goroutine of the test's own; joined by <-exited
 	go func() {
 		defer close(exited)
 		_ = nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {

@@ -11,7 +11,8 @@ import (
 
 // A TaskStatus is how a task started by Start reports that it is ready: it
 // calls Started once, with the value Start returns (a listener, a port, a
-// connection…). Started panics if called a second time.
+// connection…). Started panics with ErrAlreadyStarted if called a second
+// time.
 type TaskStatus[T any] interface {
 	Started(v T)
 }
@@ -44,9 +45,13 @@ func (ignored[T]) Started(T) {}
 // value (as Trio does) could leave it waiting forever. The caller sees the
 // cancellation at its next checkpoint, and n still owns the task. A task
 // that Started after a cancellation of ctx had reached it keeps its done
-// context in n (Go cannot un-cancel a context).
+// context in n (Go cannot un-cancel a context); as no scope around n will
+// catch that cancellation, the task's own scope does: the task returning it
+// is not a failure of n (its other errors are).
 //
-// A pending Start keeps n open, like a running task. Start returns
+// A pending Start keeps n open, like a running task. With a limit
+// (SetLimit), Start first waits for a place, and returns the cancellation
+// error without running fn if ctx is cancelled meanwhile. Start returns
 // ErrClosed once n's Run has finished. The task's name is that of fn's
 // function, as for Go.
 func Start[T any](ctx context.Context, n *Nursery, fn func(ctx context.Context, ts TaskStatus[T]) error) (T, error) {
@@ -56,6 +61,10 @@ func Start[T any](ctx context.Context, n *Nursery, fn func(ctx context.Context, 
 	}
 	if !n.tryAdd() {
 		return zero, ErrClosed
+	}
+	if err := n.acquireFor(ctx); err != nil {
+		n.done()
+		return zero, err
 	}
 	t := n.taskFor(funcPC(fn))
 	st := &startStatus[T]{n: n, scope: cancel.New(), result: make(chan startResult[T], 1)}
@@ -96,7 +105,7 @@ func (st *startStatus[T]) Started(v T) {
 	switch st.state {
 	case started:
 		st.mu.Unlock()
-		panic("nursery: Started called twice")
+		panic(ErrAlreadyStarted)
 	case returned:
 		st.mu.Unlock()
 		panic("nursery: Started called after the task returned")
@@ -143,5 +152,5 @@ func (st *startStatus[T]) finish(t *task, err error, pe *PanicError) {
 	default:
 		st.result <- startResult[T]{err: ErrNotStarted}
 	}
-	st.n.done()
+	st.n.finish()
 }

@@ -2,6 +2,7 @@ package nursery_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -102,7 +103,7 @@ func TestReturnWithoutStartedIsErrNotStarted(t *testing.T) {
 }
 
 // B42
-func TestStartedTwicePanics(t *testing.T) {
+func TestStartedTwicePanicsWithErrAlreadyStarted(t *testing.T) {
 	v := recovered(func() {
 		_ = nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 			_, err := nursery.Start(ctx, n, func(ctx context.Context, ts nursery.TaskStatus[int]) error {
@@ -114,7 +115,9 @@ func TestStartedTwicePanics(t *testing.T) {
 		})
 	})
 	pe := panicError(t, v)
-	assert.Equal(t, "nursery: Started called twice", pe.Value)
+	assert.Equal(t, nursery.ErrAlreadyStarted, pe.Value)
+	assert.ErrorIs(t, pe, nursery.ErrAlreadyStarted, "errors.Is matches the recovered value")
+	assert.EqualError(t, nursery.ErrAlreadyStarted, "nursery: Started called twice")
 }
 
 func TestStartedAfterTheTaskReturnedPanics(t *testing.T) {
@@ -244,6 +247,7 @@ func TestPendingStartKeepsTheNurseryOpen(t *testing.T) {
 		runDone := make(chan error)
 		go func() {
 			runDone <- nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+				//gotrio:nurseryescape the test hands n to a goroutine that must Start into it while Run drains
 				nc <- n
 				<-entered
 				return nil // the body returns while Start is pending
@@ -282,6 +286,7 @@ func TestFailedPendingStartLetsTheNurseryClose(t *testing.T) {
 		runDone := make(chan error)
 		go func() {
 			runDone <- nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+				//gotrio:nurseryescape the test hands n to a goroutine that must Start into it while Run drains
 				nc <- n
 				<-entered
 				return nil // the body returns while Start is pending
@@ -308,4 +313,69 @@ func TestIgnoredStatusLetsAStartFunctionRunWithGo(t *testing.T) {
 		return serve(ctx, nursery.Ignored[int]())
 	})
 	assert.NoError(t, err)
+}
+
+// startUnderCancelledCaller calls Start from inside a scope of ctx that is
+// already cancelled; the task calls Started, then runs after.
+func startUnderCancelledCaller(ctx context.Context, n *nursery.Nursery, after func(ctx context.Context) error) error {
+	caller := cancel.New()
+	caller.Cancel("caller gave up")
+	return caller.Run(ctx, func(callerCtx context.Context) error {
+		_, err := nursery.Start(callerCtx, n, func(ctx context.Context, ts nursery.TaskStatus[int]) error {
+			ts.Started(1)
+			return after(ctx)
+		})
+		return err
+	})
+}
+
+// A task started from a caller that is already cancelled moves into the
+// nursery with the caller's cancellation delivered (Go cannot un-cancel a
+// context). No scope around the nursery will catch that cancellation, so it
+// is not a failure: the task's cancellation status is the nursery's from
+// Started on (Trio's start semantics).
+func TestStartUnderCancelledCallerIsNotAFailure(t *testing.T) {
+	var taskErr error
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		return startUnderCancelledCaller(ctx, n, func(ctx context.Context) error {
+			taskErr = cancel.Checkpoint(ctx)
+			return taskErr
+		})
+	})
+	assert.NoError(t, err)
+	assert.True(t, cancel.IsCancellation(taskErr), "the task did see the caller's cancellation")
+}
+
+// A real failure joined to such a foreign cancellation is still a failure,
+// without its cancellation part.
+func TestStartUnderCancelledCallerKeepsRealFailures(t *testing.T) {
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		return startUnderCancelledCaller(ctx, n, func(ctx context.Context) error {
+			return errors.Join(cancel.Checkpoint(ctx), errBoom)
+		})
+	})
+	g := group(t, err)
+	require.Len(t, g.Errs, 1)
+	assert.ErrorIs(t, err, errBoom)
+	assert.NotErrorIs(t, err, context.Canceled)
+}
+
+// When the nursery is cancelled too, the cancellation is the nursery's and
+// is stripped as usual; when an enclosing scope is cancelled, it reaches
+// that scope.
+func TestStartUnderCancelledCallerInCancelledNurseryPassesToTheCatcher(t *testing.T) {
+	outer := cancel.New()
+	var inner error
+	err := outer.Run(context.Background(), func(ctx context.Context) error {
+		inner = nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
+			return startUnderCancelledCaller(ctx, n, func(ctx context.Context) error {
+				outer.Cancel("from outside")
+				return cancel.Checkpoint(ctx)
+			})
+		})
+		return inner
+	})
+	assert.NoError(t, err)
+	assert.True(t, outer.CancelledCaught(), "the enclosing scope caught it")
+	assert.True(t, cancel.IsCancellation(inner))
 }

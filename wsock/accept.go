@@ -41,10 +41,12 @@ type Request struct {
 	n        *nursery.Nursery // the connection's nursery: Accept starts the reader there
 	scope    *cancel.Scope    // the handler's scope, cancelled when the server shuts down
 
-	mu       sync.Mutex
-	state    requestState
-	conn     *Conn
-	draining bool // the server is shutting down
+	mu         sync.Mutex
+	state      requestState
+	conn       *Conn
+	draining   bool          // the server is shutting down
+	returned   bool          // the handler has returned: no Accept or Reject may begin
+	acceptDone chan struct{} // closed when the Accept in flight has ended
 }
 
 type requestState uint8
@@ -93,6 +95,19 @@ func (r *Request) Path() string {
 	return p
 }
 
+// URL returns the request target parsed: its Path (decoded), RawPath and
+// RawQuery (Query() gives the parameters); an absolute target keeps its path
+// and query only. It is never nil: a target that does not parse is the Path.
+// Each call returns a fresh URL.
+func (r *Request) URL() *url.URL {
+	target := r.Path()
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return &url.URL{Path: target}
+	}
+	return u
+}
+
 // Subprotocols returns the subprotocols the client proposed, in its order of
 // preference. It must not be modified.
 func (r *Request) Subprotocols() []string { return r.hs.Protocols }
@@ -117,8 +132,16 @@ func (r *Request) RemoteAddr() net.Addr { return r.nc.RemoteAddr() }
 // shutting down then closes the connection with 1001).
 //
 // Call it before the handler returns (from the handler or a task of a nursery
-// inside it). A request is answered once: Accept after a successful Accept or
-// Reject fails. Accept fails without answering, so that the handler may still
+// inside it). An Accept begun after the handler returned fails without
+// answering (the server answers 500). One still writing its answer when the
+// handler returns is waited for: if its ctx is the handler's, which ends with
+// the handler, the write is interrupted, Accept fails and the socket is
+// closed; if the answer goes out whole, the server closes the connection at
+// once, as after any handler's return (1000). Either way the client is
+// answered and the socket closed.
+//
+// A request is answered once: Accept after a successful Accept or Reject
+// fails. Accept fails without answering, so that the handler may still
 // Reject, when opts are invalid.
 func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
@@ -128,7 +151,7 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 		return nil, err
 	}
 	if opts.Subprotocol != "" && !slices.Contains(r.hs.Protocols, opts.Subprotocol) {
-		return nil, fmt.Errorf("wsock: accept: subprotocol %q was not proposed by the client", opts.Subprotocol)
+		return nil, &opError{"accept", badOption(fmt.Sprintf("subprotocol %q was not proposed by the client", opts.Subprotocol))}
 	}
 	lim := r.srv.lim
 	dcfg := lim.compression.deflateConfig()
@@ -148,10 +171,10 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 		answer, err = handshake.AppendAccept(nil, r.hs.Key, opts.Subprotocol, extensions, opts.Header)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("wsock: accept: %w", err)
+		return nil, &opError{"accept", badOptionFrom(err)}
 	}
 	if err := r.begin(reqAccepting); err != nil {
-		return nil, fmt.Errorf("wsock: accept: %w", err)
+		return nil, &opError{"accept", err}
 	}
 	if r.isHTTP2() {
 		err = r.answerH2(ctx, func() error { return r.h2.accept(h2Header) })
@@ -159,8 +182,10 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 		err = r.write(ctx, answer)
 	}
 	if err != nil {
-		r.end(reqFailed, nil)
-		return nil, fmt.Errorf("wsock: accept: %w", err)
+		if r.end(reqFailed, nil) {
+			err = fmt.Errorf("the handler returned while the answer was written: %w", err)
+		}
+		return nil, &opError{"accept", err}
 	}
 	cfg := connConfig{
 		netConn:            r.nc,
@@ -183,15 +208,11 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 	}
 	c := newConn(cfg)
 	r.buffered = nil
+	// The connection's nursery is open: the handler's end waits for this
+	// Accept (settle). A server shutting down has cancelled it, and the
+	// reader then closes the connection with 1001 at once.
 	startConn(r.n, c, lim, nil)
-	if r.end(reqAccepted, c) {
-		// The server began shutting down while we answered: say goodbye
-		// now, as the shutdown did for the connections it saw.
-		r.n.GoNamed(c.String()+" shutdown", func(context.Context) error {
-			_ = c.Close(GoingAway, shutdownReason)
-			return nil
-		})
-	}
+	r.end(reqAccepted, c)
 	return c, nil
 }
 
@@ -201,17 +222,17 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 // request is answered once.
 func (r *Request) Reject(ctx context.Context, status int, header http.Header, body []byte) error {
 	if status < 400 || status > 599 {
-		return fmt.Errorf("wsock: reject: status %d is not 400-599", status)
+		return &opError{"reject", badOption(fmt.Sprintf("status %d is not 400-599", status))}
 	}
 	if err := cancel.Checkpoint(ctx); err != nil {
 		return err
 	}
 	answer, err := handshake.AppendReject(nil, status, header, body)
 	if err != nil {
-		return fmt.Errorf("wsock: reject: %w", err)
+		return &opError{"reject", badOptionFrom(err)}
 	}
 	if err := r.begin(reqRejected); err != nil {
-		return fmt.Errorf("wsock: reject: %w", err)
+		return &opError{"reject", err}
 	}
 	if r.isHTTP2() {
 		err = r.answerH2(ctx, func() error { return r.h2.reject(status, header, body) })
@@ -220,40 +241,95 @@ func (r *Request) Reject(ctx context.Context, status int, header http.Header, bo
 	}
 	_ = r.nc.Close()
 	if err != nil {
-		return fmt.Errorf("wsock: reject: %w", err)
+		return &opError{"reject", err}
 	}
 	return nil
 }
+
+// errHandlerReturned is why an answer begun after the handler returned fails.
+var errHandlerReturned = errors.New("the handler has returned")
 
 // begin moves a pending request to state, or reports why it cannot.
 func (r *Request) begin(state requestState) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.state != reqPending {
+	switch {
+	case r.returned:
+		return errHandlerReturned
+	case r.state != reqPending:
 		return fmt.Errorf("request already %s", r.state)
 	}
 	r.state = state
+	if state == reqAccepting {
+		r.acceptDone = make(chan struct{})
+	}
 	return nil
 }
 
-// end records the outcome of Accept and reports whether the server is
-// shutting down.
-func (r *Request) end(state requestState, c *Conn) (draining bool) {
+// claim moves a request left pending by its handler to rejected, for the
+// server to answer it, and reports whether it did.
+func (r *Request) claim() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != reqPending {
+		return false
+	}
+	r.state = reqRejected
+	return true
+}
+
+// end records the outcome of Accept and reports whether the handler has
+// returned meanwhile.
+func (r *Request) end(state requestState, c *Conn) (returned bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.state, r.conn = state, c
-	return r.draining
+	close(r.acceptDone)
+	return r.returned
 }
 
-// shutdown marks the request as belonging to a server that shuts down,
-// cancels its handler, and returns its connection if it was accepted.
-func (r *Request) shutdown() *Conn {
+// settle records that the handler has returned, and waits for an Accept
+// still in flight (its write is bounded by ConnectTimeout), so that the
+// connection's nursery is still open when that Accept starts the reader, and
+// the connection is closed after it.
+func (r *Request) settle() {
+	r.mu.Lock()
+	r.returned = true
+	var inFlight chan struct{}
+	if r.state == reqAccepting {
+		inFlight = r.acceptDone
+	}
+	r.mu.Unlock()
+	if inFlight != nil {
+		<-inFlight
+	}
+}
+
+// own records n as the nursery of r's connection. A request drained before
+// has n cancelled at once.
+func (r *Request) own(n *nursery.Nursery) {
+	r.mu.Lock()
+	r.n = n
+	draining := r.draining
+	r.mu.Unlock()
+	if draining {
+		n.Scope().Cancel(shutdownReason)
+	}
+}
+
+// shutdown marks the request as belonging to a server that shuts down and
+// cancels its handler and the nursery of its connection: the reader of an
+// accepted connection closes it with 1001 (see Conn.run), as does an Accept
+// that completes later.
+func (r *Request) shutdown() {
 	r.mu.Lock()
 	r.draining = true
-	c := r.conn
+	n := r.n
 	r.mu.Unlock()
-	r.scope.Cancel("wsock: server shutting down")
-	return c
+	r.scope.Cancel(shutdownReason)
+	if n != nil {
+		n.Scope().Cancel(shutdownReason)
+	}
 }
 
 // outcome returns the request's state, connection and whether the server is
@@ -354,92 +430,4 @@ func (s *serverConfig) originAllowed(r *Request) bool {
 		}
 	}
 	return false
-}
-
-// HTTPHandler returns an http.Handler that serves WebSocket handshakes with
-// h, to mount in any net/http mux: HTTP/1.1 upgrades and, over HTTP/2,
-// RFC 8441 extended CONNECT requests (which net/http passes on only with
-// GODEBUG=http2xconnect=1; see the package doc). A request that is not a
-// valid WebSocket handshake is answered 400 (426 for an unsupported
-// version), one from a refused origin 403. Otherwise h runs in the ServeHTTP
-// call, on the hijacked HTTP/1.1 connection or on the HTTP/2 stream (the
-// request body and the flushed ResponseWriter), with the request's context:
-// cancelling that context (for example http.Server.BaseContext's) cancels h
-// and the connection is closed with 1001 GoingAway once h returns. The connection's reader runs in a
-// nursery that lives for the ServeHTTP call. Handler errors and panics are
-// logged and close the connection with 1011; HandlerNursery and TLSConfig are
-// not used (net/http owns the goroutine and the TLS).
-//
-// It panics if h is nil or the options are invalid.
-func (o *ServerOptions) HTTPHandler(h Handler) http.Handler {
-	if h == nil {
-		panic("wsock: HTTPHandler with a nil Handler")
-	}
-	s, err := newServerConfig(o)
-	if err != nil {
-		panic(err)
-	}
-	s.opts.HandlerNursery = nil
-	return &httpHandler{srv: s, h: h}
-}
-
-type httpHandler struct {
-	srv *serverConfig
-	h   Handler
-}
-
-func (hh *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	hs := handshake.FromHTTP(req)
-	h2 := hs.IsExtendedConnect()
-	check := hs.Check
-	if h2 {
-		check = hs.CheckExtendedConnect
-	}
-	if err := check(); err != nil {
-		var he *handshake.Error
-		status := http.StatusBadRequest
-		if errors.As(err, &he) {
-			status = he.Status
-			for k, v := range he.Header {
-				w.Header()[k] = v
-			}
-		}
-		http.Error(w, err.Error(), status)
-		return
-	}
-	r := &Request{srv: hh.srv, hs: hs, scope: cancel.New()}
-	if !hh.srv.originAllowed(r) {
-		http.Error(w, "wsock: origin not allowed", http.StatusForbidden)
-		return
-	}
-	if h2 {
-		r.nc, r.h2 = newH2ServerConn(w, req)
-	} else if !hh.hijack(w, r) {
-		return
-	}
-	ctx := req.Context()
-	stop := context.AfterFunc(ctx, func() { r.shutdown() })
-	defer stop()
-	// The connection outlives ctx's cancellation by its closing handshake.
-	_ = hh.srv.serveConn(context.WithoutCancel(ctx), r, hh.h)
-}
-
-// hijack takes r's HTTP/1.1 connection over from net/http, or answers 500
-// and reports false.
-func (hh *httpHandler) hijack(w http.ResponseWriter, r *Request) bool {
-	nc, brw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		hh.srv.log.Error("wsock: cannot take over the HTTP connection", "err", err)
-		http.Error(w, "wsock: cannot take over the HTTP connection", http.StatusInternalServerError)
-		return false
-	}
-	// net/http may have set deadlines for the HTTP exchange; the WebSocket
-	// connection has its own timeouts.
-	_ = nc.SetDeadline(time.Time{})
-	r.nc = nc
-	if n := brw.Reader.Buffered(); n > 0 {
-		b, _ := brw.Reader.Peek(n)
-		r.buffered = slices.Clone(b)
-	}
-	return true
 }

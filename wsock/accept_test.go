@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -212,10 +213,10 @@ func TestOriginCheck(t *testing.T) {
 func TestHTTPHandlerServesWebSocketsInAServeMux(t *testing.T) {
 	logger, _ := captureLogger()
 	mux := http.NewServeMux()
-	mux.Handle("/ws", (&ServerOptions{Logger: logger}).HTTPHandler(func(ctx context.Context, r *Request) error {
+	mux.Handle("/ws", NewHTTPHandler(func(ctx context.Context, r *Request) error {
 		assert.Equal(t, "/ws?x=1", r.Path())
 		return echoHandler(ctx, r)
-	}))
+	}, &ServerOptions{Logger: logger}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "plain page") })
 	hs := httptest.NewServer(mux)
 	defer hs.Close()
@@ -253,7 +254,7 @@ func TestHTTPHandlerServesWebSocketsInAServeMux(t *testing.T) {
 }
 
 func TestHTTPHandlerAnswersUnsupportedVersionsWith426(t *testing.T) {
-	hs := httptest.NewServer((*ServerOptions)(nil).HTTPHandler(echoHandler))
+	hs := httptest.NewServer(NewHTTPHandler(echoHandler, nil))
 	defer hs.Close()
 	nc, err := net.Dial("tcp", hs.Listener.Addr().String())
 	require.NoError(t, err)
@@ -269,7 +270,7 @@ func TestHTTPHandlerClosesWithGoingAwayWhenTheRequestContextEnds(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	accepted := make(chan struct{})
-	hs := httptest.NewUnstartedServer((*ServerOptions)(nil).HTTPHandler(func(ctx context.Context, r *Request) error {
+	hs := httptest.NewUnstartedServer(NewHTTPHandler(func(ctx context.Context, r *Request) error {
 		c, err := r.Accept(ctx, nil)
 		if err != nil {
 			return err
@@ -278,7 +279,7 @@ func TestHTTPHandlerClosesWithGoingAwayWhenTheRequestContextEnds(t *testing.T) {
 		<-ctx.Done()
 		_ = c // closed with 1001 once the handler returns
 		return ctx.Err()
-	}))
+	}, nil))
 	hs.Config.BaseContext = func(net.Listener) context.Context { return ctx }
 	hs.Start()
 	defer hs.Close()
@@ -294,9 +295,9 @@ func TestHTTPHandlerClosesWithGoingAwayWhenTheRequestContextEnds(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-func TestHTTPHandlerPanicsWithoutAHandler(t *testing.T) {
-	assert.PanicsWithValue(t, "wsock: HTTPHandler with a nil Handler", func() {
-		(&ServerOptions{}).HTTPHandler(nil)
+func TestNewHTTPHandlerPanicsWithoutAHandler(t *testing.T) {
+	assert.PanicsWithValue(t, "wsock: NewHTTPHandler with a nil Handler", func() {
+		NewHTTPHandler(nil, nil)
 	})
 }
 
@@ -316,5 +317,32 @@ func TestRequestPathOfAnAbsoluteTarget(t *testing.T) {
 		})
 		assert.NoError(t, err)
 		assert.Equal(t, "/chat?room=1", <-paths)
+	})
+}
+
+func TestRequestURLParsesPathAndQuery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		urls := make(chan *url.URL, 2)
+		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+			_, dial := servePipes(t, n, func(ctx context.Context, r *Request) error {
+				urls <- r.URL()
+				return r.Reject(ctx, http.StatusNotFound, nil, nil)
+			}, nil)
+			defer n.Scope().Cancel("test over")
+			for _, target := range []string{"/chat%20room?room=1&next=%2Fhome", "ws://example.com/chat%20room?room=1&next=%2Fhome"} {
+				resp := exchangeRaw(t, dial, strings.Replace(validUpgrade, "/chat", target, 1)+"Sec-WebSocket-Version: 13\r\n\r\n")
+				assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+			}
+			return nil
+		})
+		assert.NoError(t, err)
+		for range 2 {
+			u := <-urls
+			assert.Equal(t, "/chat room", u.Path)
+			assert.Equal(t, "/chat%20room", u.EscapedPath())
+			assert.Equal(t, "1", u.Query().Get("room"))
+			assert.Equal(t, "/home", u.Query().Get("next"))
+			assert.Empty(t, u.Host, "an absolute target keeps its path and query only")
+		}
 	})
 }

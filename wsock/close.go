@@ -10,8 +10,9 @@ import (
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
 
-// StatusCode is the status code of a close frame (RFC 6455 §7.4).
-type StatusCode uint16
+// StatusCode is the status code of a close frame (RFC 6455 §7.4): 0 to 65535 on the
+// wire. It is signed so that CloseStatus can return -1 for "no close status".
+type StatusCode int
 
 // Close status codes of the IANA "WebSocket Close Code Number Registry". NoStatusReceived,
 // AbnormalClosure and TLSHandshake are reported locally and never sent.
@@ -35,6 +36,9 @@ const (
 
 // String returns the code and its registry name, for example "1000 NORMAL_CLOSURE".
 func (s StatusCode) String() string {
+	if s < 0 || s > 0xFFFF {
+		return strconv.Itoa(int(s)) + " INVALID"
+	}
 	return strconv.Itoa(int(s)) + " " + proto.CloseCode(s).Name()
 }
 
@@ -93,6 +97,9 @@ func (c *Conn) CloseReason() *CloseReason {
 // 1016–2999, 5000 and up) or a reason longer than 123 bytes or not valid UTF-8 is an
 // error, and the connection is left as it was.
 func (c *Conn) Close(code StatusCode, reason string) error {
+	if code < 0 || code > 0xFFFF {
+		return fmt.Errorf("wsock: close %s: invalid status code %d", c.name, code)
+	}
 	var payload [125]byte
 	if _, err := proto.AppendClose(payload[:0], proto.CloseCode(code), reason); err != nil {
 		return fmt.Errorf("wsock: close %s: %w", c.name, err)
@@ -106,6 +113,38 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closeResult
+}
+
+// errClosedNow is the cause of a connection that CloseNow ended: its *ClosedError
+// unwraps to it.
+var errClosedNow = errors.New("wsock: closed with CloseNow")
+
+// CloseNow closes the connection at once, without the closing handshake (coder/websocket's
+// CloseNow): the TCP connection is closed now, so the peer sees it end without a Close
+// frame (1006 on its side); queued messages are dropped; every blocked Receive, Reader,
+// Send, Writer, Ping and Close returns a *ClosedError, as later calls do; and CloseReason
+// is AbnormalClosure (1006), unless the connection had closed already, which it leaves as
+// it was. CloseNow returns once the connection's reader has seen the end. It is idempotent
+// and safe from any goroutine, also while Close waits for the peer's answer, which it cuts
+// short (Close then returns nil).
+func (c *Conn) CloseNow() error {
+	if c.markLocalClose() {
+		close(c.dropped)
+		drain(c.msgs)
+	}
+	c.abort(errClosedNow, true)
+	<-c.doneCh
+	return nil
+}
+
+// markLocalClose records that a local close was asked for, and reports whether it is the
+// first: the caller then drops the queued messages.
+func (c *Conn) markLocalClose() (first bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	first = !c.closeCalled
+	c.closeCalled = true
+	return first
 }
 
 // beginClose does what the first local close does before its Close frame is sent: it
@@ -215,7 +254,7 @@ func (c *Conn) closedErr() error {
 }
 
 // onClose handles the peer's Close frame: the reason becomes final, the Close frame is
-// answered, and the connection ends: at once for a server, once the server has closed the
+// answered with the same code and reason, and the connection ends: at once for a server, once the server has closed the
 // TCP connection (bounded by DisconnectTimeout) for a client.
 func (c *Conn) onClose(buf []byte, ev proto.Event) error {
 	c.mu.Lock()
@@ -230,7 +269,9 @@ func (c *Conn) onClose(buf []byte, ev proto.Event) error {
 		if code == proto.NoStatusReceived {
 			code = 0
 		}
-		if err := c.writeClose(context.Background(), code, ""); err != nil {
+		// Echo the peer's code and reason, as trio-websocket does: the reason
+		// is valid UTF-8 and fits, or the reader would have failed the frame.
+		if err := c.writeClose(context.Background(), code, ev.Reason); err != nil {
 			return nil // the connection is over either way
 		}
 	}

@@ -3,7 +3,9 @@ package wsock
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -24,9 +26,9 @@ func TestW41CloseHandshakeEndsWithPeersReason(t *testing.T) {
 			withPair(t, pairOptions{tcp: tcp}, func(ctx context.Context, p *pair) {
 				require.Nil(t, p.client.CloseReason(), "CloseReason while open")
 				require.NoError(t, p.client.Close(GoingAway, "bye"))
-				// The server answered with the code it got (it echoes it), and the
-				// client's final reason is that answer.
-				assert.Equal(t, CloseReason{Code: GoingAway, Name: "GOING_AWAY"}, *p.client.CloseReason())
+				// The server answered with the code and reason it got (it echoes
+				// them), and the client's final reason is that answer.
+				assert.Equal(t, CloseReason{Code: GoingAway, Name: "GOING_AWAY", Reason: "bye"}, *p.client.CloseReason())
 				assert.NoError(t, <-p.clientRun)
 				assert.NoError(t, <-p.serverRun)
 				<-p.server.done()
@@ -144,7 +146,7 @@ func TestW43ServerClosesTCPRightAfterHandshake(t *testing.T) {
 			peer.closeFrame(proto.NormalClosure, "client leaves")
 			code, reason := peer.expectClose()
 			assert.Equal(t, proto.NormalClosure, code, "the server echoes the code")
-			assert.Empty(t, reason)
+			assert.Equal(t, "client leaves", reason, "and the reason")
 			peer.expectEOF()
 			assert.NoError(t, <-run)
 			assert.Equal(t, CloseReason{Code: NormalClosure, Name: "NORMAL_CLOSURE", Reason: "client leaves"}, *c.CloseReason())
@@ -185,6 +187,26 @@ func TestW43ClientWaitForTCPCloseIsBounded(t *testing.T) {
 			peer.expectEOF()
 		})
 	})
+}
+
+func TestAnswerToThePeersCloseEchoesItsCodeAndReason(t *testing.T) {
+	longest := strings.Repeat("é", proto.MaxCloseReason/2) + "!" // 123 bytes of UTF-8
+	for role, name := range map[proto.Role]string{proto.Server: "server", proto.Client: "client"} {
+		for _, reason := range []string{"", "bye", longest} {
+			t.Run(fmt.Sprintf("%s/%d bytes", name, len(reason)), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					withRaw(t, role, nil, func(ctx context.Context, c *Conn, peer *rawPeer, run <-chan error) {
+						peer.closeFrame(4321, reason)
+						code, got := peer.expectClose()
+						assert.Equal(t, proto.CloseCode(4321), code)
+						assert.Equal(t, reason, got)
+						_ = peer.nc.Close()
+						assert.NoError(t, <-run)
+					})
+				})
+			})
+		}
+	}
 }
 
 func TestRemoteCloseWithoutStatusReports1005(t *testing.T) {
@@ -359,6 +381,7 @@ func TestW46ProtocolViolationsFailTheConnectionWithTheirCode(t *testing.T) {
 func runOwned(c *Conn) (cancelOwner func(), joined <-chan error) {
 	owner := cancel.New()
 	result := make(chan error, 1)
+	//gotrio:go runOwned plays an owner outside the test's nurseries; joined reports its end
 	go func() {
 		defer close(result)
 		_ = owner.Run(context.Background(), func(ctx context.Context) error {

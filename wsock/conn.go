@@ -2,6 +2,7 @@ package wsock
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -102,9 +103,10 @@ type Conn struct {
 	pongLen       int
 	dl            deadlines
 
-	// Pings waiting for their pong (ping.go).
+	// Pings waiting for their pong (ping.go), and keep-alive's (keepalive.go).
 	pingMu sync.Mutex
 	pings  []*pendingPing
+	pongs  pongWatch
 
 	// Closing state (close.go).
 	mu          sync.Mutex
@@ -205,6 +207,18 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
 // RemoteAddr returns the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// TLS returns the state of the TLS connection the WebSocket runs over (wss,
+// on either side; behind net/http, a request that came over TLS), or nil when
+// it runs over plain TCP or another stream.
+func (c *Conn) TLS() *tls.ConnectionState {
+	tc, ok := c.nc.(interface{ ConnectionState() tls.ConnectionState })
+	if !ok {
+		return nil
+	}
+	st := tc.ConnectionState()
+	return &st
+}
 
 // IsClient reports whether the connection is the client side.
 func (c *Conn) IsClient() bool { return c.role == proto.Client }

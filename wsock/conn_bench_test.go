@@ -32,7 +32,7 @@ func benchTransports(b *testing.B, fn func(b *testing.B, tcp bool)) {
 
 // withBenchConn runs body with a Conn of role over one end of a fresh connection, its
 // reader running, and the raw other end.
-func withBenchConn(b *testing.B, tcp bool, role proto.Role, body func(ctx context.Context, c *Conn, peer net.Conn)) {
+func withBenchConn(b testing.TB, tcp bool, role proto.Role, body func(ctx context.Context, c *Conn, peer net.Conn)) {
 	ours, theirs := connectedSockets(b, tcp)
 	if role == proto.Client {
 		ours, theirs = theirs, ours
@@ -63,6 +63,7 @@ func BenchmarkSend(b *testing.B) {
 				b.Run(roleName+"/"+strconv.Itoa(size), func(b *testing.B) {
 					withBenchConn(b, tcp, role, func(ctx context.Context, c *Conn, peer net.Conn) {
 						drained := make(chan struct{})
+						//gotrio:go drains the raw peer socket; closing it ends the copy, joined by <-drained
 						go func() {
 							io.Copy(io.Discard, peer)
 							close(drained)
@@ -102,6 +103,7 @@ func BenchmarkReceive(b *testing.B) {
 					b.SetBytes(int64(size))
 					b.ReportAllocs()
 					b.ResetTimer()
+					//gotrio:go feeds the raw peer socket; its Write fails once the benchmark closes it
 					go func() {
 						for left := b.N; left > 0; left -= perBatch {
 							k := min(left, perBatch)
@@ -133,6 +135,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			b.Run(strconv.Itoa(size), func(b *testing.B) {
 				withPair(b, pairOptions{tcp: tcp}, func(ctx context.Context, p *pair) {
 					echoed := make(chan struct{})
+					//gotrio:go echoes on the server side; ends when the pair closes, joined by <-echoed
 					go func() {
 						defer close(echoed)
 						for {

@@ -88,6 +88,7 @@ func TestW44AbruptTCPLossReports1006AndUnblocksEverything(t *testing.T) {
 func TestW44AbruptTCPLossOverTCP(t *testing.T) {
 	withPair(t, pairOptions{tcp: true}, func(ctx context.Context, p *pair) {
 		received := make(chan error, 1)
+		//gotrio:go the receive must block while the test cuts TCP; joined by <-received
 		go func() {
 			_, err := p.client.Receive(ctx)
 			received <- err
@@ -102,6 +103,7 @@ func TestW44AbruptTCPLossOverTCP(t *testing.T) {
 func TestConcurrentUseThenCloseEndsEverything(t *testing.T) {
 	withPair(t, pairOptions{tcp: true}, func(ctx context.Context, p *pair) {
 		echoed := make(chan struct{})
+		//gotrio:go echoes on the server side; ends when the pair closes, joined by <-echoed
 		go func() {
 			defer close(echoed)
 			for {

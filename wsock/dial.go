@@ -27,9 +27,12 @@ import (
 // maxRejectionBody bounds the body a client keeps from a rejection.
 const maxRejectionBody = 64 << 10
 
-// A RejectedError is a server's refusal of the opening handshake: an answer
-// other than 101 Switching Protocols (trio-websocket's ConnectionRejected).
-// It matches ErrHandshake.
+// A RejectedError is a server's refusal of the opening handshake: a final
+// answer other than 101 Switching Protocols (trio-websocket's
+// ConnectionRejected). Interim 1xx answers before it (100 Continue, 103 Early
+// Hints...) are skipped, up to 5 of them; more fail the handshake with an
+// error that matches ErrHandshake but is not a RejectedError. It matches
+// ErrHandshake.
 type RejectedError struct {
 	StatusCode int
 	Header     http.Header
@@ -55,7 +58,12 @@ type handshakeFailed struct {
 	err error
 }
 
-func (e *handshakeFailed) Error() string   { return e.op + ": " + e.err.Error() }
+func (e *handshakeFailed) Error() string {
+	if e.op == "" {
+		return e.err.Error()
+	}
+	return e.op + ": " + e.err.Error()
+}
 func (e *handshakeFailed) Unwrap() []error { return []error{ErrHandshake, e.err} }
 
 // Open connects to the WebSocket server at url, runs body with the
@@ -63,10 +71,13 @@ func (e *handshakeFailed) Unwrap() []error { return []error{ErrHandshake, e.err}
 // open_websocket_url): the connection lives exactly as long as the call.
 // Its reader runs in a nursery of Open's own.
 //
-// The TCP connection, TLS handshake and opening handshake are bounded by
-// opts.ConnectTimeout (ErrConnectTimeout). Failures match ErrHandshake, a
-// refusal is a *RejectedError, and network failures can be examined with
-// errors.As (*net.OpError, TLS errors).
+// A URL Open cannot use fails with an error matching ErrBadURL, invalid
+// options with one matching ErrBadOption, before anything is dialled. The TCP
+// connection, TLS handshake and opening handshake are bounded by
+// opts.ConnectTimeout (ErrConnectTimeout). Their failures match ErrHandshake,
+// a refusal is a *RejectedError, and network failures can be examined with
+// errors.As (*net.OpError, TLS errors). Error texts name the URL without its
+// userinfo and query, which may hold credentials.
 //
 // When body returns, Open closes the connection: 1000 (NormalClosure) if body
 // returned nil, 1001 (GoingAway) if it returned a cancellation error, 1011
@@ -77,8 +88,23 @@ func (e *handshakeFailed) Unwrap() []error { return []error{ErrHandshake, e.err}
 // dropped connection, and Open returns once the closing handshake is over or
 // DisconnectTimeout has passed. It returns body's error as it is;
 // when body succeeded, ErrDisconnectTimeout if the closing handshake timed
-// out, or else the error the connection's reader ended with (an abnormal
-// closure), or nil.
+// out, or else the error the connection's reader ended with, or nil (a clean
+// close, whoever began it).
+//
+// The reader's error is always a *ClosedError (errors.Is(err, ErrClosed); it
+// does not match ErrHandshake), whose Reason tells what happened:
+//
+//   - the peer broke the protocol, and the reader failed the connection:
+//     Reason is the code and the reason we sent the peer, 1002 ProtocolError
+//     (bad framing: reserved bits or opcodes, a masked frame from the server,
+//     a bad control frame or close code), 1007 InvalidPayload (invalid UTF-8
+//     in a text message or a close reason) or 1009 MessageTooBig (a message
+//     over MaxMessageSize). CloseStatus(err) is that code, and the text reads
+//     "wsock: connection closed: 1007 INVALID_FRAME_PAYLOAD_DATA: text
+//     message is not valid UTF-8";
+//   - the connection ended without a closing handshake: Reason is 1006
+//     AbnormalClosure, and the error unwraps to the cause (the I/O error,
+//     ErrKeepAliveTimeout).
 func Open(ctx context.Context, url string, opts *DialOptions, body func(ctx context.Context, c *Conn) error) error {
 	if body == nil {
 		panic("wsock: Open with a nil body")
@@ -107,7 +133,9 @@ func Open(ctx context.Context, url string, opts *DialOptions, body func(ctx cont
 		return nil
 	})
 	switch {
-	case err != nil:
+	// Under a cancelled enclosing scope the nursery reports that
+	// cancellation (its end is a checkpoint); the body's own error says more.
+	case err != nil && (bodyErr == nil || cancel.StripCancellation(err) != nil):
 		return err
 	case bodyErr != nil:
 		return bodyErr
@@ -152,23 +180,25 @@ func WrapClient(ctx context.Context, n *nursery.Nursery, rwc io.ReadWriteCloser,
 	if opts == nil {
 		opts = &DialOptions{}
 	}
-	if err := opts.Compression.check(); err != nil {
-		_ = rwc.Close()
-		return nil, err
-	}
 	if resource == "" {
 		resource = "/"
 	}
+	op := "open " + host + withoutQuery(resource)
 	lim := opts.resolve()
+	req, err := newClientRequest(host, resource, opts, lim)
+	if err != nil {
+		_ = rwc.Close()
+		return nil, &opError{op, err}
+	}
 	nc := asNetConn(rwc)
 	var c *Conn
-	err := withConnectTimeout(ctx, lim.connectTimeout, func(ctx context.Context) error {
+	err = withConnectTimeout(ctx, lim.connectTimeout, func(ctx context.Context) error {
 		var err error
-		c, err = clientHandshake(ctx, nc, host, resource, opts, lim)
+		c, err = clientHandshake(ctx, nc, req, opts, lim)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("wsock: open %s%s: %w", host, resource, err)
+		return nil, &opError{op, err}
 	}
 	startConn(n, c, lim, nil)
 	return c, nil
@@ -184,25 +214,27 @@ func connectURL(ctx context.Context, n *nursery.Nursery, rawURL string, opts *Di
 	if err != nil {
 		return nil, err
 	}
-	if err := opts.Compression.check(); err != nil {
-		return nil, err
-	}
+	op := "open " + t.redacted
 	lim := opts.resolve()
+	req, err := newClientRequest(t.host, t.resource, opts, lim)
+	if err != nil {
+		return nil, &opError{op, err}
+	}
 	var c *Conn
 	err = withConnectTimeout(ctx, lim.connectTimeout, func(ctx context.Context) error {
 		if opts.HTTP2 != nil && t.secure {
-			c, err = opts.HTTP2.open(ctx, t, opts, lim)
+			c, err = opts.HTTP2.open(ctx, t, req, opts, lim)
 			return err
 		}
 		nc, err := dialStream(ctx, t, opts)
 		if err != nil {
 			return err
 		}
-		c, err = clientHandshake(ctx, nc, t.host, t.resource, opts, lim)
+		c, err = clientHandshake(ctx, nc, req, opts, lim)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("wsock: open %s: %w", t.redacted, err)
+		return nil, &opError{op, err}
 	}
 	startConn(n, c, lim, onReaderErr)
 	return c, nil
@@ -251,18 +283,24 @@ type target struct {
 	addr       string // host:port to dial
 	host       string // Host header: host, with the port unless it is the scheme's default
 	resource   string // request target: path?query, percent-encoding as given
-	redacted   string // the URL without its password, for errors
+	redacted   string // scheme://host/path: no userinfo, query or fragment, for errors
 }
 
 // parseURL applies RFC 6455 §3: ws or wss only, port 80 or 443 by default,
 // "/" for an empty path, the query kept, the fragment dropped (it means
-// nothing to a server). Percent-encoding is passed on as written.
+// nothing to a server). Percent-encoding is passed on as written. Its errors
+// match ErrBadURL and never show the URL's userinfo or query, which may hold
+// credentials.
 func parseURL(raw string) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return target{}, fmt.Errorf("wsock: parse URL: %w", err)
+		var ue *url.Error
+		if errors.As(err, &ue) { // its text holds the whole URL
+			err = ue.Err
+		}
+		return target{}, &opError{"open", badURL(err.Error())}
 	}
-	t := target{redacted: u.Redacted()}
+	t := target{redacted: redactURL(u)}
 	var defaultPort string
 	switch u.Scheme {
 	case "ws":
@@ -270,10 +308,10 @@ func parseURL(raw string) (target, error) {
 	case "wss":
 		t.secure, defaultPort = true, "443"
 	default:
-		return target{}, fmt.Errorf("wsock: URL %q: scheme must be ws or wss", t.redacted)
+		return target{}, &opError{"open " + t.redacted, badURL("scheme must be ws or wss")}
 	}
 	if u.Opaque != "" || u.Hostname() == "" {
-		return target{}, fmt.Errorf("wsock: URL %q has no host", t.redacted)
+		return target{}, &opError{"open " + t.redacted, badURL("no host")}
 	}
 	t.serverName = u.Hostname()
 	port := u.Port()
@@ -298,6 +336,21 @@ func parseURL(raw string) (target, error) {
 	return t, nil
 }
 
+// redactURL is u for error texts: scheme, host and path, without the
+// userinfo, the query and the fragment.
+func redactURL(u *url.URL) string {
+	r := url.URL{Scheme: u.Scheme, Host: u.Host, Opaque: u.Opaque, Path: u.Path, RawPath: u.RawPath}
+	return r.String()
+}
+
+// withoutQuery is a request target without its query, for error texts.
+func withoutQuery(resource string) string {
+	if i := strings.IndexByte(resource, '?'); i >= 0 {
+		return resource[:i]
+	}
+	return resource
+}
+
 // dialStream opens the TCP (and, for wss, TLS) connection to t.
 func dialStream(ctx context.Context, t target, opts *DialOptions) (net.Conn, error) {
 	dial := opts.DialContext
@@ -309,6 +362,10 @@ func dialStream(ctx context.Context, t target, opts *DialOptions) (net.Conn, err
 	if err != nil {
 		if cerr := cancel.Checkpoint(ctx); cerr != nil {
 			return nil, cerr
+		}
+		var oe *net.OpError
+		if errors.As(err, &oe) { // "dial tcp ADDR: ..." says it all
+			return nil, &handshakeFailed{"", err}
 		}
 		return nil, &handshakeFailed{"dial " + t.addr, err}
 	}
@@ -328,16 +385,42 @@ func dialStream(ctx context.Context, t target, opts *DialOptions) (net.Conn, err
 		if cerr := cancel.Checkpoint(ctx); cerr != nil {
 			return nil, cerr
 		}
-		return nil, &handshakeFailed{"TLS handshake with " + t.addr, err}
+		return nil, &handshakeFailed{"TLS handshake", err}
 	}
 	return tc, nil
 }
 
+// clientRequest is an opening handshake request, built before anything is
+// dialled so that bad options fail first.
+type clientRequest struct {
+	host, resource, key, offer string
+	dcfg                       deflate.Config
+	head                       []byte
+}
+
+// newClientRequest builds the request for resource on host. Its errors match
+// ErrBadOption.
+func newClientRequest(host, resource string, opts *DialOptions, lim limits) (*clientRequest, error) {
+	if err := opts.Compression.check(); err != nil {
+		return nil, err
+	}
+	r := &clientRequest{host: host, resource: resource, key: handshake.NewKey(), dcfg: lim.compression.deflateConfig()}
+	if !lim.compression.Disabled {
+		r.offer = deflate.Offer(r.dcfg)
+	}
+	head, err := handshake.AppendRequest(nil, host, resource, r.key, opts.Subprotocols, r.offer, opts.Header)
+	if err != nil {
+		return nil, badOptionFrom(err)
+	}
+	r.head = head
+	return r, nil
+}
+
 // clientHandshake sends the opening handshake over nc and reads the answer.
 // It owns nc: on failure nc is closed, on success the returned Conn has it.
-func clientHandshake(ctx context.Context, nc net.Conn, host, resource string, opts *DialOptions, lim limits) (*Conn, error) {
+func clientHandshake(ctx context.Context, nc net.Conn, req *clientRequest, opts *DialOptions, lim limits) (*Conn, error) {
 	release := closeOnCancel(ctx, nc)
-	cfg, err := exchangeHandshake(nc, host, resource, opts, lim)
+	cfg, err := exchangeHandshake(nc, req, opts, lim)
 	if release() {
 		var rejected *RejectedError
 		if !errors.As(err, &rejected) {
@@ -353,14 +436,8 @@ func clientHandshake(ctx context.Context, nc net.Conn, host, resource string, op
 
 // exchangeHandshake writes the request and reads and checks the answer,
 // returning the configuration of the connection it opens.
-func exchangeHandshake(nc net.Conn, host, resource string, opts *DialOptions, lim limits) (connConfig, error) {
-	key := handshake.NewKey()
-	offer := lim.deflateOffer()
-	req, err := handshake.AppendRequest(nil, host, resource, key, opts.Subprotocols, offer, opts.Header)
-	if err != nil {
-		return connConfig{}, &handshakeFailed{"build request", err}
-	}
-	if _, err := nc.Write(req); err != nil {
+func exchangeHandshake(nc net.Conn, req *clientRequest, opts *DialOptions, lim limits) (connConfig, error) {
+	if _, err := nc.Write(req.head); err != nil {
 		return connConfig{}, &handshakeFailed{"send request", err}
 	}
 	resp, rest, err := readResponse(nc, lim.readBufferSize)
@@ -370,36 +447,27 @@ func exchangeHandshake(nc net.Conn, host, resource string, opts *DialOptions, li
 	if resp.Status != http.StatusSwitchingProtocols {
 		return connConfig{}, readRejection(nc, resp, rest)
 	}
-	protocol, extensions, err := resp.CheckAccept(key, opts.Subprotocols)
+	protocol, extensions, err := resp.CheckAccept(req.key, opts.Subprotocols)
 	if err != nil {
 		return connConfig{}, &handshakeFailed{"check response", err}
 	}
-	return clientConnConfig(lim, nc, slices.Clip(slices.Clone(rest)), resource, protocol, offer, extensions,
-		requestHeader(host, key, opts.Subprotocols, offer, opts.Header), resp.Header)
-}
-
-// deflateOffer is the permessage-deflate offer of a client with limits l,
-// "" when compression is disabled.
-func (l limits) deflateOffer() string {
-	if l.compression.Disabled {
-		return ""
-	}
-	return deflate.Offer(l.compression.deflateConfig())
+	return clientConnConfig(lim, nc, slices.Clip(slices.Clone(rest)), req, protocol, extensions,
+		requestHeader(req.host, req.key, opts.Subprotocols, req.offer, opts.Header), resp.Header)
 }
 
 // clientConnConfig is the configuration of a client connection over nc
-// whose opening handshake, which offered offer, was answered with protocol
-// and extensions: the extensions are checked against the offer here.
-func clientConnConfig(lim limits, nc net.Conn, buffered []byte, resource, protocol, offer, extensions string,
+// whose opening handshake, req, was answered with protocol and extensions
+// (HTTP/1.1 or HTTP/2 alike): the extensions are checked against req's offer
+// here. reqHeader and respHeader are the handshake's, for Conn.
+func clientConnConfig(lim limits, nc net.Conn, buffered []byte, req *clientRequest, protocol, extensions string,
 	reqHeader, respHeader http.Header) (connConfig, error) {
-	dcfg := lim.compression.deflateConfig()
 	var params *deflate.Params
 	if extensions != "" {
-		if offer == "" {
+		if req.offer == "" {
 			return connConfig{}, &handshakeFailed{"check response",
 				fmt.Errorf("server chose extensions %q, none were offered", extensions)}
 		}
-		p, err := deflate.ClientAccept(extensions, dcfg)
+		p, err := deflate.ClientAccept(extensions, req.dcfg)
 		if err != nil {
 			return connConfig{}, &handshakeFailed{"check response", err}
 		}
@@ -409,12 +477,12 @@ func clientConnConfig(lim limits, nc net.Conn, buffered []byte, resource, protoc
 		netConn:           nc,
 		buffered:          buffered,
 		role:              proto.Client,
-		path:              resource,
+		path:              req.resource,
 		subprotocol:       protocol,
 		requestHeader:     reqHeader,
 		responseHeader:    respHeader,
 		deflate:           params,
-		deflateConfig:     dcfg,
+		deflateConfig:     req.dcfg,
 		maxMessageSize:    lim.maxMessageSize,
 		queueSize:         lim.queueSize,
 		readBufferSize:    lim.readBufferSize,
@@ -444,10 +512,19 @@ func requestHeader(host, key string, protocols []string, offer string, extra htt
 	return h
 }
 
-// readResponse reads the answer's head, skipping interim 1xx answers, and
-// returns it with the bytes read past it.
+// maxInterimResponses is how many interim 1xx answers a client skips
+// before the final one; more fail the handshake (net/http's cap too).
+const maxInterimResponses = 5
+
+// errTooManyInterim is the failure of an answer preceded by more than
+// maxInterimResponses interim answers.
+var errTooManyInterim = fmt.Errorf("more than %d interim 1xx answers", maxInterimResponses)
+
+// readResponse reads the answer's head, skipping up to maxInterimResponses
+// interim 1xx answers, and returns it with the bytes read past it.
 func readResponse(r io.Reader, bufSize int) (*handshake.Response, []byte, error) {
 	buf := make([]byte, 0, min(bufSize, 2<<10))
+	interim := 0
 	for {
 		for len(buf) > 0 {
 			resp, n, err := handshake.ParseResponse(buf, handshake.Limits{})
@@ -458,6 +535,9 @@ func readResponse(r io.Reader, bufSize int) (*handshake.Response, []byte, error)
 				break
 			}
 			if resp.Status < 200 && resp.Status != http.StatusSwitchingProtocols {
+				if interim++; interim > maxInterimResponses {
+					return nil, nil, &handshakeFailed{"read response", errTooManyInterim}
+				}
 				buf = buf[:copy(buf, buf[n:])] // interim answer: skip it
 				continue
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gotrio/gotrio/cancel"
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
@@ -250,6 +251,29 @@ func TestW12OpenReturnsTheBodysErrorUnchanged(t *testing.T) {
 		_, dial := servePipes(t, n, echoHandler, nil)
 		defer n.Scope().Cancel("test over")
 		got := Open(ctx, "ws://example.com/", dial, func(context.Context, *Conn) error { return errBody })
+		assert.Same(t, errBody, got)
+		return nil
+	})
+	require.NoError(t, err)
+}
+
+// A nursery's end is a checkpoint (package nursery), so under a scope the
+// body cancelled, Open's nursery reports that cancellation; the body's own
+// error still wins.
+func TestW12OpenReturnsTheBodysErrorWhenTheCallerIsCancelled(t *testing.T) {
+	errBody := &bodyError{"failed as the caller gave up"}
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		_, dial := servePipes(t, n, echoHandler, nil)
+		defer n.Scope().Cancel("test over")
+		caller := cancel.New()
+		var got error
+		_ = caller.Run(ctx, func(ctx context.Context) error {
+			got = Open(ctx, "ws://example.com/", dial, func(context.Context, *Conn) error {
+				caller.Cancel("caller gave up")
+				return errBody
+			})
+			return got
+		})
 		assert.Same(t, errBody, got)
 		return nil
 	})
@@ -617,7 +641,7 @@ func TestOptionsDefaultsAndUnlimited(t *testing.T) {
 	assert.Equal(t, time.Second, unl.keepAlive.Timeout, "the pong timeout defaults to the interval")
 
 	_, err := Listen("127.0.0.1:0", &ServerOptions{Compression: CompressionOptions{Level: 42}})
-	assert.ErrorContains(t, err, "compression level")
+	assert.ErrorIs(t, err, ErrBadOption)
 }
 
 func TestFullClientWindowLeavesClientMaxWindowBitsOutOfTheOffer(t *testing.T) {

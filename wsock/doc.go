@@ -78,8 +78,10 @@
 // with 1011 and is logged; it never stops the server (unless
 // ServerOptions.HandlerNursery asks for it). Requests from other origins
 // than the server's own are refused by default (ServerOptions.CheckOrigin,
-// AllowedOrigins). ServerOptions.HTTPHandler mounts a handler in a net/http
-// mux instead, and serves WebSockets over HTTP/2 too.
+// AllowedOrigins). NewHTTPHandler mounts a handler in a net/http mux
+// instead, and serves WebSockets over HTTP/2 too; its Shutdown drains it the
+// same way and joins its handlers, which http.Server.Shutdown does not wait
+// for.
 //
 // # WebSockets over HTTP/2
 //
@@ -87,7 +89,7 @@
 // by an extended CONNECT (:protocol websocket) and answered 200, so that
 // WebSockets share their page's TLS connection. Both sides support it:
 //
-//   - Server: ServerOptions.HTTPHandler, mounted in an http.Server serving
+//   - Server: an HTTPHandler (NewHTTPHandler), mounted in an http.Server serving
 //     TLS with HTTP/2 (ListenAndServeTLS, ServeTLS), accepts both the
 //     HTTP/1.1 upgrade and the extended CONNECT, with the same Request,
 //     origin check, subprotocols, permessage-deflate, handler semantics and
@@ -120,9 +122,16 @@
 //
 // # Errors
 //
-// Opening fails with errors that match ErrHandshake: a *RejectedError when
-// the server answered with something other than 101, ErrConnectTimeout, or
-// the underlying network or TLS error, which errors.As finds. Operations on a
-// closed connection fail with a *ClosedError (errors.Is(err, ErrClosed))
-// whose Reason tells how the connection closed.
+// A URL that Open or Connect cannot use fails with an error matching
+// ErrBadURL, an invalid option (a compression level, a header field or a
+// subprotocol) with one matching ErrBadOption: nothing was attempted. An
+// attempted handshake fails with errors that match ErrHandshake: a
+// *RejectedError when the server answered with something other than 101,
+// ErrConnectTimeout, or the underlying network or TLS error, which errors.As
+// finds. Operations on a closed connection fail with a *ClosedError
+// (errors.Is(err, ErrClosed)) whose Reason tells how the connection closed;
+// CloseStatus(err) returns its code (-1 for other errors), and a connection
+// that keep-alive gave up on unwraps to ErrKeepAliveTimeout. Error texts say
+// "wsock: VERB TARGET: what failed" once, and never show a URL's userinfo or
+// query.
 package wsock

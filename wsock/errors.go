@@ -1,6 +1,12 @@
 package wsock
 
-import "errors"
+import (
+	"errors"
+	"strings"
+
+	"github.com/gotrio/gotrio/wsock/internal/handshake"
+	"github.com/gotrio/gotrio/wsock/internal/proto"
+)
 
 // handshakeError is the type of the handshake sentinels: each one is itself and matches
 // ErrHandshake.
@@ -15,9 +21,10 @@ func (e *handshakeError) Is(target error) bool { return target == ErrHandshake }
 func (e *handshakeError) Timeout() bool { return e != ErrHandshake }
 
 var (
-	// ErrHandshake matches every failure to open or to close a connection's handshake:
-	// dial errors, rejected or malformed handshakes, ErrConnectTimeout and
-	// ErrDisconnectTimeout.
+	// ErrHandshake matches every failure of an opening or a closing handshake that was
+	// attempted: dial and TLS errors, rejected (*RejectedError) or malformed handshakes,
+	// ErrConnectTimeout and ErrDisconnectTimeout. It does not match ErrBadURL nor
+	// ErrBadOption: nothing is attempted then, and retrying cannot help.
 	ErrHandshake error = &handshakeError{"wsock: handshake failed"}
 
 	// ErrConnectTimeout reports that connecting and the opening handshake did not finish
@@ -29,6 +36,22 @@ var (
 	// DisconnectTimeout: the peer did not answer our Close frame in time, and the TCP
 	// connection was closed anyway. It matches ErrHandshake.
 	ErrDisconnectTimeout error = &handshakeError{"wsock: disconnect timeout"}
+
+	// ErrBadURL matches the failure of Open and Connect on a URL they cannot use: one
+	// that does not parse, whose scheme is not ws or wss, or that has no host. Nothing
+	// is dialled.
+	ErrBadURL = errors.New("wsock: bad URL")
+
+	// ErrBadOption matches the failure of a call given an invalid option: a compression
+	// level out of range, a handshake header field the handshake sets itself, a
+	// subprotocol that is not an HTTP token, an AcceptOptions.Subprotocol the client did
+	// not propose. Nothing is sent.
+	ErrBadOption = errors.New("wsock: bad option")
+
+	// ErrKeepAliveTimeout is the cause of a connection that keep-alive gave up on: a
+	// ping got no pong within KeepAliveOptions.Timeout. The *ClosedError of such a
+	// connection (1006, AbnormalClosure) unwraps to it.
+	ErrKeepAliveTimeout = errors.New("wsock: keepalive: no pong within the keep-alive timeout")
 
 	// ErrClosed matches every *ClosedError: errors.Is(err, ErrClosed) tells whether an
 	// operation failed because the connection is closing or closed.
@@ -51,8 +74,10 @@ func (e *ClosedError) Error() string {
 	if e.Reason != nil {
 		s += ": " + e.Reason.String()
 	}
-	if e.err != nil {
-		s += ": " + e.err.Error()
+	var pe *proto.Error
+	if e.err != nil && (!errors.As(e.err, &pe) || e.Reason == nil || pe.Reason != e.Reason.Reason) {
+		// A protocol violation's text is the reason already given.
+		s += ": " + strings.TrimPrefix(e.err.Error(), "wsock: ")
 	}
 	return s
 }
@@ -62,3 +87,55 @@ func (e *ClosedError) Is(target error) bool { return target == ErrClosed }
 
 // Unwrap returns the I/O error that ended the connection abnormally, if any.
 func (e *ClosedError) Unwrap() error { return e.err }
+
+// CloseStatus returns the close code of err: the Reason.Code of the *ClosedError in err's
+// chain (AbnormalClosure for a connection that ended without a close handshake), or -1
+// if there is none, as for nil and for errors that did not come from a closed
+// connection.
+//
+//	if wsock.CloseStatus(err) == wsock.NormalClosure { ... }
+func CloseStatus(err error) StatusCode {
+	var ce *ClosedError
+	if errors.As(err, &ce) && ce.Reason != nil {
+		return ce.Reason.Code
+	}
+	return -1
+}
+
+// usageError is a bad URL or a bad option: "bad URL: why", matching its sentinel.
+type usageError struct {
+	kind error // ErrBadURL or ErrBadOption
+	msg  string
+}
+
+func (e *usageError) Error() string {
+	return strings.TrimPrefix(e.kind.Error(), "wsock: ") + ": " + e.msg
+}
+
+func (e *usageError) Is(target error) bool { return target == e.kind }
+
+func badURL(msg string) error    { return &usageError{ErrBadURL, msg} }
+func badOption(msg string) error { return &usageError{ErrBadOption, msg} }
+
+// badOptionFrom is the engine's refusal to build a handshake from our
+// arguments, as a bad option.
+func badOptionFrom(err error) error {
+	var he *handshake.Error
+	if errors.As(err, &he) {
+		return badOption(he.Msg)
+	}
+	return badOption(err.Error())
+}
+
+// opError is the failure of an operation on a target: "wsock: VERB TARGET: CAUSE". The
+// cause's own "wsock: " prefix is dropped, so that the text says it once.
+type opError struct {
+	op  string // "open ws://example.com/chat", "accept", "listen"
+	err error
+}
+
+func (e *opError) Error() string {
+	return "wsock: " + e.op + ": " + strings.TrimPrefix(e.err.Error(), "wsock: ")
+}
+
+func (e *opError) Unwrap() error { return e.err }

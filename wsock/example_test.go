@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
@@ -58,9 +59,9 @@ func Example() {
 }
 
 // Mounting WebSocket handlers in a net/http mux, next to ordinary pages.
-func ExampleServerOptions_HTTPHandler() {
+func ExampleNewHTTPHandler() {
 	mux := http.NewServeMux()
-	mux.Handle("/shout", (*wsock.ServerOptions)(nil).HTTPHandler(func(ctx context.Context, r *wsock.Request) error {
+	mux.Handle("/shout", wsock.NewHTTPHandler(func(ctx context.Context, r *wsock.Request) error {
 		c, err := r.Accept(ctx, nil)
 		if err != nil {
 			return err
@@ -70,7 +71,7 @@ func ExampleServerOptions_HTTPHandler() {
 			return err
 		}
 		return c.SendText(ctx, strings.ToUpper(string(m.Data)))
-	}))
+	}, nil))
 	hs := httptest.NewServer(mux)
 	defer hs.Close()
 
@@ -121,13 +122,115 @@ func ExampleRequest_Reject() {
 	// 401 token required
 }
 
+// Shutting an http.Server down together with the WebSockets it serves:
+// http.Server.Shutdown does not wait for hijacked connections, and
+// HTTPHandler.Shutdown joins them.
+func ExampleHTTPHandler_Shutdown() {
+	accepted := make(chan struct{})
+	var handlerErr error
+	ws := wsock.NewHTTPHandler(func(ctx context.Context, r *wsock.Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		close(accepted)
+		_, handlerErr = c.Receive(ctx) // until the shutdown cancels ctx
+		return nil
+	}, nil)
+	hs := httptest.NewUnstartedServer(ws)
+	ws.RegisterOn(hs.Config) // hs.Config.Shutdown sends 1001 to every connection
+	hs.Start()
+	defer hs.Close()
+
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/"
+	var clientErr error
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		n.Go(func(ctx context.Context) error {
+			<-accepted
+			if err := hs.Config.Shutdown(ctx); err != nil {
+				return err
+			}
+			return ws.Shutdown(ctx) // returns once the handler has
+		})
+		return wsock.Open(ctx, url, nil, func(ctx context.Context, c *wsock.Conn) error {
+			_, clientErr = c.Receive(ctx)
+			return nil
+		})
+	})
+	fmt.Println("handler:", handlerErr)
+	fmt.Println("client:", clientErr)
+	fmt.Println("error:", err)
+	// Output:
+	// handler: context canceled
+	// client: wsock: connection closed: 1001 GOING_AWAY: server shutting down
+	// error: <nil>
+}
+
+// A chat room's broadcast: the message is framed (and compressed, where the
+// connection negotiated permessage-deflate) once per distinct setting, not
+// once per member of the room.
+func ExamplePreparedMessage() {
+	var mu sync.Mutex
+	var room []*wsock.Conn
+	joined := make(chan struct{})
+	member := func(ctx context.Context, r *wsock.Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		//gotrio:connescape a member stays in the room while its handler runs, in Receive until the nursery ends
+		room = append(room, c)
+		mu.Unlock()
+		joined <- struct{}{}
+		_, _ = c.Receive(ctx) // until the member leaves
+		return nil
+	}
+	_ = nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		srv, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", member, nil))
+		if err != nil {
+			return err
+		}
+		defer n.Scope().Cancel("done")
+		url := "ws://" + srv.Addr().String() + "/room"
+		var members []*wsock.Conn
+		for range 3 {
+			c, err := wsock.Connect(ctx, n, url, nil)
+			if err != nil {
+				return err
+			}
+			members = append(members, c)
+			<-joined
+		}
+
+		pm := wsock.NewPreparedMessage(wsock.TextMessage, []byte("ada: hello, room"))
+		mu.Lock()
+		for _, c := range room {
+			_ = c.SendPrepared(ctx, pm) // a failed member is the member's business
+		}
+		mu.Unlock()
+
+		for i, c := range members {
+			m, err := c.Receive(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("member %d got %q\n", i+1, m.Data)
+		}
+		return nil
+	})
+	// Output:
+	// member 1 got "ada: hello, room"
+	// member 2 got "ada: hello, room"
+	// member 3 got "ada: hello, room"
+}
+
 // WebSockets over HTTP/2: the dials share one HTTPS connection when the
 // server speaks RFC 8441 (a net/http server started with
 // GODEBUG=http2xconnect=1), and fall back to HTTP/1.1 otherwise, as here
 // unless the example runs with that setting.
 func ExampleHTTP2Transport() {
-	mux := http.NewServeMux()
-	mux.Handle("/echo", (*wsock.ServerOptions)(nil).HTTPHandler(func(ctx context.Context, r *wsock.Request) error {
+	ws := wsock.NewHTTPHandler(func(ctx context.Context, r *wsock.Request) error {
 		c, err := r.Accept(ctx, nil)
 		if err != nil {
 			return err
@@ -137,8 +240,8 @@ func ExampleHTTP2Transport() {
 			return err
 		}
 		return c.Send(ctx, m.Type, m.Data)
-	}))
-	hs := httptest.NewUnstartedServer(mux)
+	}, nil)
+	hs := httptest.NewUnstartedServer(ws)
 	hs.EnableHTTP2 = true
 	hs.StartTLS()
 	defer hs.Close()

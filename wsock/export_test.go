@@ -92,6 +92,7 @@ func connectedSockets(t testing.TB, tcp bool) (client, server net.Conn) {
 	require.NoError(t, err)
 	defer ln.Close()
 	accepted := make(chan net.Conn, 1)
+	//gotrio:go accepts one raw TCP connection for the test; joined by <-accepted
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {

@@ -21,11 +21,12 @@ import (
 	"github.com/gotrio/gotrio/nursery"
 )
 
-// h2Server is an HTTPS server with HTTP/2 serving
-// ServerOptions.HTTPHandler(h) on /ws, which counts the TCP connections it
+// h2Server is an HTTPS server with HTTP/2 serving NewHTTPHandler(h, opts)
+// on /ws, which counts the TCP connections it
 // accepts. configure may adjust the server before it starts.
 type h2Server struct {
 	*httptest.Server
+	ws      *HTTPHandler
 	accepts atomic.Int32
 	client  *tls.Config
 }
@@ -33,9 +34,9 @@ type h2Server struct {
 func newH2Server(t testing.TB, h Handler, opts *ServerOptions, configure ...func(*httptest.Server)) *h2Server {
 	t.Helper()
 	serverTLS, clientTLS := selfSignedTLS(t)
-	s := &h2Server{client: clientTLS}
+	s := &h2Server{client: clientTLS, ws: NewHTTPHandler(h, opts)}
 	mux := http.NewServeMux()
-	mux.Handle("/ws", opts.HTTPHandler(h))
+	mux.Handle("/ws", s.ws)
 	s.Server = httptest.NewUnstartedServer(mux)
 	s.Server.EnableHTTP2 = true
 	s.Server.TLS = serverTLS
@@ -48,7 +49,10 @@ func newH2Server(t testing.TB, h Handler, opts *ServerOptions, configure ...func
 		f(s.Server)
 	}
 	s.StartTLS()
-	t.Cleanup(s.Close)
+	t.Cleanup(func() {
+		s.Close()
+		assert.NoError(t, s.ws.Shutdown(context.Background()), "join the WebSocket handlers")
+	})
 	return s
 }
 
@@ -424,4 +428,40 @@ func BenchmarkEchoOverHTTPHandler(b *testing.B) {
 			require.NoError(b, err)
 		})
 	}
+}
+
+func TestHTTP2ShutdownDrainsTheStreams(t *testing.T) {
+	if !xconnect.Run(t) {
+		return
+	}
+	accepted := make(chan struct{})
+	srv := newH2Server(t, func(ctx context.Context, r *Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		close(accepted)
+		_, err = c.Receive(ctx)
+		return err
+	}, nil)
+	srv.ws.RegisterOn(srv.Config)
+	err := nursery.Run(t.Context(), func(ctx context.Context, n *nursery.Nursery) error {
+		n.Go(func(ctx context.Context) error {
+			<-accepted
+			// Over HTTP/2 the WebSocket is a request in progress: Shutdown
+			// waits for it, and RegisterOn's drain ends it.
+			if err := srv.Config.Shutdown(ctx); err != nil {
+				return err
+			}
+			return srv.ws.Shutdown(ctx)
+		})
+		return Open(ctx, srv.wsURL(), &DialOptions{HTTP2: srv.transport(t)}, func(ctx context.Context, c *Conn) error {
+			_, err := c.Receive(ctx)
+			got := closedReason(t, err)
+			assert.Equal(t, GoingAway, got.Code)
+			assert.Equal(t, shutdownReason, got.Reason)
+			return nil
+		})
+	})
+	require.NoError(t, err)
 }

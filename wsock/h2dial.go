@@ -79,23 +79,22 @@ func (tr *HTTP2Transport) CloseIdleConnections() {
 
 // open opens the WebSocket at t over HTTP/2, or over HTTP/1.1 when the
 // server does not support RFC 8441.
-func (tr *HTTP2Transport) open(ctx context.Context, t target, opts *DialOptions, lim limits) (*Conn, error) {
+func (tr *HTTP2Transport) open(ctx context.Context, t target, req *clientRequest, opts *DialOptions, lim limits) (*Conn, error) {
 	tr.init()
-	offer := lim.deflateOffer()
-	hdr, err := handshake.ExtendedConnectRequest(opts.Subprotocols, offer, opts.Header)
+	hdr, err := handshake.ExtendedConnectRequest(opts.Subprotocols, req.offer, opts.Header)
 	if err != nil {
-		return nil, &handshakeFailed{"build request", err}
+		return nil, badOptionFrom(err)
 	}
 	st, h1, err := tr.roundTrip(ctx, t, hdr)
 	switch {
 	case h1 != nil: // the server chose HTTP/1.1 on the connection we dialed
-		return clientHandshake(ctx, h1, t.host, t.resource, opts, lim)
+		return clientHandshake(ctx, h1, req, opts, lim)
 	case isExtendedConnectUnsupported(err):
 		h1, err := tr.dialTLS(ctx, t, "http/1.1")
 		if err != nil {
 			return nil, err
 		}
-		return clientHandshake(ctx, h1, t.host, t.resource, opts, lim)
+		return clientHandshake(ctx, h1, req, opts, lim)
 	case err != nil:
 		return nil, err
 	}
@@ -112,7 +111,7 @@ func (tr *HTTP2Transport) open(ctx context.Context, t target, opts *DialOptions,
 	}
 	hdr[handshake.ProtocolPseudoHeader] = []string{"websocket"}
 	nc := &h2Conn{streamConn: &streamConn{rwc: st}, local: st.local, remote: st.remote}
-	cfg, err := clientConnConfig(lim, nc, nil, t.resource, protocol, offer, extensions, hdr, resp.Header)
+	cfg, err := clientConnConfig(lim, nc, nil, req, protocol, extensions, hdr, resp.Header)
 	if err != nil {
 		_ = st.Close()
 		return nil, err

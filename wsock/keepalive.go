@@ -2,15 +2,11 @@ package wsock
 
 import (
 	"context"
-	"errors"
+	"sync"
 	"time"
 
 	"github.com/gotrio/gotrio/cancel"
 )
-
-// errKeepAliveTimeout is the cause of a connection that keep-alive gave up
-// on; *ClosedError unwraps to it.
-var errKeepAliveTimeout = errors.New("wsock: keepalive: no pong within the keep-alive timeout")
 
 // keepAlive pings c every ka.Interval (counted from the end of the previous
 // ping) until c closes or ctx is cancelled. A ping whose pong does not come
@@ -19,7 +15,13 @@ var errKeepAliveTimeout = errors.New("wsock: keepalive: no pong within the keep-
 // its socket closed without a Close frame, which is what RFC 6455 calls
 // failing the connection. CloseReason is then AbnormalClosure (1006), and
 // blocked and later operations fail with a *ClosedError that unwraps to
-// errKeepAliveTimeout.
+// ErrKeepAliveTimeout.
+//
+// The timeout only runs while the reader reads: while it is parked on
+// back-pressure (the message queue is full, or a Reader has not consumed its
+// chunk), a pong may be waiting unread in the socket, so the wait is paused,
+// and it starts again, with a whole ka.Timeout, when the reader resumes (see
+// pongWatch). A healthy peer behind a slow handler is thus never failed.
 func keepAlive(ctx context.Context, c *Conn, ka KeepAliveOptions) {
 	t := time.NewTimer(ka.Interval)
 	defer t.Stop()
@@ -31,12 +33,15 @@ func keepAlive(ctx context.Context, c *Conn, ka KeepAliveOptions) {
 			return
 		case <-t.C:
 		}
-		err := cancel.FailAfter(ctx, ka.Timeout, func(ctx context.Context) error {
+		s := cancel.New(cancel.WithTimeout(ka.Timeout))
+		err := s.Run(ctx, func(ctx context.Context) error {
+			c.pongs.watch(s, ka.Timeout)
+			defer c.pongs.watch(nil, 0)
 			return c.Ping(ctx, nil)
 		})
-		if errors.Is(err, cancel.ErrTooSlow) {
+		if s.CancelledCaught() {
 			c.logger.Debug("wsock: keepalive timeout", "conn", c.String(), "timeout", ka.Timeout)
-			c.abort(errKeepAliveTimeout, true)
+			c.abort(ErrKeepAliveTimeout, true)
 			return
 		}
 		if err != nil { // closed, or ctx cancelled
@@ -44,4 +49,39 @@ func keepAlive(ctx context.Context, c *Conn, ka KeepAliveOptions) {
 		}
 		t.Reset(ka.Interval)
 	}
+}
+
+// pongWatch pauses keep-alive's wait for a pong while the reader is parked.
+type pongWatch struct {
+	mu      sync.Mutex
+	scope   *cancel.Scope // the wait for a pong in progress, nil if none
+	timeout time.Duration // its timeout
+	parked  bool          // the reader waits for room, reading nothing
+}
+
+// watch registers s, the running scope of a wait for a pong that times out
+// after timeout (nil: the wait is over); it starts paused if the reader is
+// parked.
+func (w *pongWatch) watch(s *cancel.Scope, timeout time.Duration) {
+	w.mu.Lock()
+	w.scope, w.timeout = s, timeout
+	if s != nil && w.parked {
+		s.SetDeadline(time.Time{})
+	}
+	w.mu.Unlock()
+}
+
+// park records that the reader stops reading (on) or resumes (off): the
+// wait for a pong is paused, or given a whole timeout again from now.
+func (w *pongWatch) park(on bool) {
+	w.mu.Lock()
+	w.parked = on
+	if w.scope != nil {
+		if on {
+			w.scope.SetDeadline(time.Time{})
+		} else {
+			w.scope.SetTimeout(w.timeout)
+		}
+	}
+	w.mu.Unlock()
 }

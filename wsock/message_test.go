@@ -37,6 +37,7 @@ func TestReleasedBuffersCarryLaterMessagesIntact(t *testing.T) {
 			for round := range 3 {
 				for _, size := range sizes {
 					data := bytes.Repeat([]byte{byte(round), byte(size)}, size/2+1)[:size]
+					//gotrio:go the send must run while the test receives; it ends with the receive or the pair's close
 					go func() { assert.NoError(t, p.client.SendBinary(ctx, data)) }()
 					m, err := p.server.Receive(ctx)
 					require.NoError(t, err)

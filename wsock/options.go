@@ -85,7 +85,7 @@ type DialOptions struct {
 }
 
 // ServerOptions configure a server: Listen, Serve, ServeTask and
-// HTTPHandler. A nil *ServerOptions and zero fields mean the documented
+// NewHTTPHandler. A nil *ServerOptions and zero fields mean the documented
 // defaults.
 type ServerOptions struct {
 	// ConnectTimeout bounds the time from accepting a TCP connection to
@@ -105,7 +105,7 @@ type ServerOptions struct {
 	ReadBufferSize   int
 	// TLSConfig, when set, makes Listen serve wss: every connection starts
 	// with a TLS handshake (bounded by ConnectTimeout). It must hold a
-	// certificate. HTTPHandler ignores it (net/http does TLS there).
+	// certificate. NewHTTPHandler ignores it (net/http does TLS there).
 	TLSConfig *tls.Config
 	// CheckOrigin decides whether the request's Origin may connect; a request
 	// it refuses is answered 403 Forbidden and never reaches the handler.
@@ -137,8 +137,8 @@ type ServerOptions struct {
 	// 1011 first; the nursery's other connections are then closed with 1001
 	// (GoingAway) and their closing handshakes awaited, each bounded by
 	// DisconnectTimeout, as in a drain. It must outlive Serve, which still
-	// waits for the connections it started before returning. HTTPHandler
-	// does not use it: net/http owns the goroutine there.
+	// waits for the connections it started before returning.
+	// NewHTTPHandler does not use it: net/http owns the goroutine there.
 	HandlerNursery *nursery.Nursery
 }
 
@@ -190,7 +190,16 @@ type KeepAliveOptions struct {
 	// disables keep-alive.
 	Interval time.Duration
 	// Timeout is how long a ping may wait for its pong; when it passes, the
-	// connection is failed (see keepalive.go's doc). 0 means Interval.
+	// connection is failed (closed without a handshake, AbnormalClosure). 0
+	// means Interval.
+	//
+	// Only time spent reading counts: while the connection has stopped
+	// reading because of back-pressure (MessageQueueSize messages wait for
+	// Receive, or a Reader has not read its data), the pong may be waiting
+	// unread, so the wait is paused; when reading resumes it starts again with
+	// a whole Timeout. A handler slower than Interval+Timeout to Receive thus
+	// never gets a healthy peer killed; a dead peer is found out Timeout after
+	// the handler catches up.
 	Timeout time.Duration
 }
 
@@ -285,7 +294,8 @@ func (c CompressionOptions) deflateConfig() deflate.Config {
 // check reports option values the engine would refuse.
 func (c CompressionOptions) check() error {
 	if !c.Disabled && (c.Level < flate.HuffmanOnly || c.Level > flate.BestCompression) {
-		return fmt.Errorf("wsock: invalid compression level %d", c.Level)
+		return badOption(fmt.Sprintf("CompressionOptions.Level %d is not between %d and %d",
+			c.Level, flate.HuffmanOnly, flate.BestCompression))
 	}
 	return nil
 }

@@ -266,6 +266,8 @@ func (c *Conn) deliver(msg Message) {
 		return
 	default:
 	}
+	c.pongs.park(true)
+	defer c.pongs.park(false)
 	select {
 	case c.msgs <- msg:
 	case <-c.dropped:
@@ -300,6 +302,8 @@ func (c *Conn) offerStream() {
 func (c *Conn) streamTo(chunk []byte) {
 	m := &c.cur
 	s := m.st
+	c.pongs.park(true)
+	defer c.pongs.park(false)
 	for len(chunk) > 0 {
 		select {
 		case s.chunks <- chunk:

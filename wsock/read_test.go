@@ -36,11 +36,13 @@ func TestW30ReceiveReturnsLargeMessagesWhole(t *testing.T) {
 		withPair(t, pairOptions{tcp: tcp}, func(ctx context.Context, p *pair) {
 			for _, size := range []int{0, 125, 126, 4 << 10, 64<<10 + 3, 1 << 20} {
 				data := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
+				//gotrio:go the send must run while the test receives; it ends with the receive or the pair's close
 				go func() { assert.NoError(t, p.client.SendBinary(ctx, data)) }()
 				m, err := p.server.Receive(ctx)
 				require.NoError(t, err)
 				assert.Equal(t, BinaryMessage, m.Type)
 				assert.True(t, bytes.Equal(data, m.Data), "size %d", size)
+				//gotrio:go the send must run while the test receives; it ends with the receive or the pair's close
 				go func() { assert.NoError(t, p.server.SendBinary(ctx, data)) }()
 				m, err = p.client.Receive(ctx)
 				require.NoError(t, err)
@@ -217,6 +219,7 @@ type readerResult struct {
 // can feed the peer's frames while Reader waits.
 func goReader(ctx context.Context, c *Conn) <-chan readerResult {
 	got := make(chan readerResult, 1)
+	//gotrio:go Reader must wait in the synctest bubble (callers are in it) while the test feeds frames; joined by <-got
 	go func() {
 		typ, r, err := c.Reader(ctx)
 		got <- readerResult{typ, r, err}
@@ -380,10 +383,12 @@ func TestCompressedMessagesRoundTrip(t *testing.T) {
 				bytes.Repeat([]byte("compressible "), 100),
 				bytes.Repeat([]byte{'z'}, 300<<10),
 			} {
+				//gotrio:go the send must run while the test receives; it ends with the receive or the pair's close
 				go func() { assert.NoError(t, p.client.SendBinary(ctx, data)) }()
 				m, err := p.server.Receive(ctx)
 				require.NoError(t, err)
 				assert.True(t, bytes.Equal(data, m.Data), "message %d", i)
+				//gotrio:go the send must run while the test receives; it ends with the receive or the pair's close
 				go func() { assert.NoError(t, p.server.SendBinary(ctx, data)) }()
 				m, err = p.client.Receive(ctx)
 				require.NoError(t, err)

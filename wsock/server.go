@@ -12,7 +12,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -52,11 +51,7 @@ type Server struct {
 	srv     *serverConfig
 	ln      net.Listener
 	serving atomic.Bool
-
-	mu       sync.Mutex
-	draining bool
-	live     map[*Request]struct{} // connections being served
-	active   sync.WaitGroup        // connection tasks, wherever they run
+	conns   *connSet // connection tasks, wherever they run
 }
 
 // Listen listens on the TCP address addr ("host:port"; port 0 picks a free
@@ -65,7 +60,7 @@ type Server struct {
 func Listen(addr string, opts *ServerOptions) (*Server, error) {
 	srv, err := newServerConfig(opts)
 	if err != nil {
-		return nil, err
+		return nil, &opError{"listen", err}
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
@@ -79,7 +74,7 @@ func Listen(addr string, opts *ServerOptions) (*Server, error) {
 }
 
 func newServer(ln net.Listener, srv *serverConfig) *Server {
-	return &Server{srv: srv, ln: ln, live: make(map[*Request]struct{})}
+	return &Server{srv: srv, ln: ln, conns: newConnSet()}
 }
 
 // Addr returns the address the server listens on.
@@ -128,11 +123,11 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 	_ = cancel.New(cancel.WithShield()).Run(ctx, func(sctx context.Context) error {
 		return nursery.Run(sctx, func(_ context.Context, n *nursery.Nursery) error {
 			acceptErr = s.acceptLoop(ctx, n, h)
-			s.drain(n)
+			s.conns.drain()
 			return nil
 		})
 	})
-	s.active.Wait()
+	<-s.conns.idle
 	if acceptErr != nil {
 		return acceptErr
 	}
@@ -213,22 +208,12 @@ func temporary(err error) bool {
 // spawn starts the task serving nc, in the handler nursery if there is one.
 func (s *Server) spawn(n *nursery.Nursery, nc net.Conn, h Handler) {
 	r := &Request{srv: s.srv, nc: nc, scope: cancel.New()}
-	s.mu.Lock()
-	if s.draining {
-		s.mu.Unlock()
+	if !s.conns.add(r) {
 		_ = nc.Close()
 		return
 	}
-	s.live[r] = struct{}{}
-	s.active.Add(1)
-	s.mu.Unlock()
 	task := func(ctx context.Context) error {
-		defer func() {
-			s.mu.Lock()
-			delete(s.live, r)
-			s.mu.Unlock()
-			s.active.Done()
-		}()
+		defer s.conns.remove(r)
 		return s.srv.serveConn(ctx, r, h)
 	}
 	name := "wsock conn " + nc.RemoteAddr().String()
@@ -236,26 +221,6 @@ func (s *Server) spawn(n *nursery.Nursery, nc net.Conn, h Handler) {
 		hn.GoNamed(name, task)
 	} else {
 		n.GoNamed(name, task)
-	}
-}
-
-// drain shuts every live connection down: their handlers are cancelled and
-// the accepted ones are closed with 1001 by tasks of n.
-func (s *Server) drain(n *nursery.Nursery) {
-	s.mu.Lock()
-	s.draining = true
-	live := make([]*Request, 0, len(s.live))
-	for r := range s.live {
-		live = append(live, r)
-	}
-	s.mu.Unlock()
-	for _, r := range live {
-		if c := r.shutdown(); c != nil {
-			n.GoNamed(c.String()+" shutdown", func(context.Context) error {
-				_ = c.Close(GoingAway, shutdownReason)
-				return nil
-			})
-		}
 	}
 }
 
@@ -351,10 +316,11 @@ func writeError(nc net.Conn, status int, h http.Header, msg string) {
 func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) error {
 	var herr error
 	_ = nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
-		r.n = n
+		r.own(n)
 		returned := false
 		defer func() {
 			if !returned { // the handler panicked into the handler nursery
+				r.settle()
 				s.finish(r, errHandlerPanicked, ctx.Err() != nil)
 			}
 		}()
@@ -373,6 +339,7 @@ func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) err
 			herr = s.callHandler(ctx, r, h)
 			return nil
 		})
+		r.settle()
 		returned = true
 		s.finish(r, herr, ctx.Err() != nil)
 		return nil
@@ -429,7 +396,7 @@ func (s *serverConfig) finish(r *Request, herr error, ownerGone bool) {
 		if draining {
 			status = http.StatusServiceUnavailable
 		}
-		if r.begin(reqRejected) == nil {
+		if r.claim() {
 			msg := "wsock: " + strconv.Itoa(status) + " " + http.StatusText(status)
 			if r.isHTTP2() {
 				_ = r.answerH2(context.Background(), func() error {

@@ -95,6 +95,7 @@ func exchangeRaw(t *testing.T, dial *DialOptions, raw string) *http.Response {
 	nc, err := dial.DialContext(context.Background(), "tcp", "")
 	require.NoError(t, err)
 	defer nc.Close()
+	//gotrio:go writes a raw request while the test reads the answer; closing nc ends it
 	go func() { _, _ = io.WriteString(nc, raw) }()
 	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
 	require.NoError(t, err)

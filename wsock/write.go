@@ -299,6 +299,12 @@ func (c *Conn) flushPending() {
 // byte of it reached the socket. If ctx is cancelled during the write, the write is
 // interrupted and err is ctx's error.
 func (c *Conn) writeFrameLocked(ctx context.Context, fin bool, op proto.Opcode, rsv1 bool, payload []byte) (wrote bool, err error) {
+	return c.writeLocked(ctx, op, nil, fin, rsv1, payload)
+}
+
+// writeLocked is writeFrameLocked; when raw is not nil, it is a whole frame (of a server,
+// unmasked) written as it is, and fin, rsv1 and payload are ignored.
+func (c *Conn) writeLocked(ctx context.Context, op proto.Opcode, raw []byte, fin, rsv1 bool, payload []byte) (wrote bool, err error) {
 	done := ctx.Done()
 	if done != nil {
 		if err := ctx.Err(); err != nil {
@@ -306,7 +312,14 @@ func (c *Conn) writeFrameLocked(ctx context.Context, fin bool, op proto.Opcode, 
 		}
 		c.dl.beginWrite(ctx, done)
 	}
-	n, err := c.writeWire(fin, op, rsv1, payload)
+	var n int64
+	if raw != nil {
+		var k int
+		k, err = c.nc.Write(raw)
+		n = int64(k)
+	} else {
+		n, err = c.writeWire(fin, op, rsv1, payload)
+	}
 	if done != nil {
 		c.dl.endWrite()
 		if err != nil && ctx.Err() != nil {

@@ -138,6 +138,7 @@ func startChromium(ctx context.Context, t *testing.T) (*chromium, error) {
 		cancel()
 		return nil, fmt.Errorf("start chromium: %w", err)
 	}
+	//gotrio:go waits for the chromium process, which no ctx can stop; joined by b.exited in b.stop
 	go func() {
 		b.waitErr = b.cmd.Wait()
 		close(b.exited)

@@ -4,7 +4,8 @@
 //	go run ./examples/chat [-addr 127.0.0.1:8000]
 //
 // then open http://127.0.0.1:8000/ in a few browser tabs. The WebSocket is
-// mounted in an ordinary http.ServeMux with ServerOptions.HTTPHandler.
+// mounted in an ordinary http.ServeMux with wsock.NewHTTPHandler, whose
+// Shutdown joins the WebSocket handlers that http.Server.Shutdown forgets.
 //
 // Each connection's handler owns a nursery holding the connection's writer,
 // so the writer can never outlive its connection: when the member leaves (or
@@ -59,12 +60,13 @@ func main() {
 // server down and waits for every WebSocket handler to return.
 func run(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
 	rm := newRoom(logger)
+	ws := wsock.NewHTTPHandler(rm.handle, &wsock.ServerOptions{Logger: logger})
 	return nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
 		srv := &http.Server{
-			Handler:           newMux(rm, &wsock.ServerOptions{Logger: logger}),
-			BaseContext:       func(net.Listener) context.Context { return ctx },
+			Handler:           newMux(ws),
 			ReadHeaderTimeout: 10 * time.Second,
 		}
+		ws.RegisterOn(srv) // srv.Shutdown sends 1001 to every member
 		n.GoNamed("shutdown", func(ctx context.Context) error {
 			<-ctx.Done()
 			shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -72,9 +74,10 @@ func run(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
 			if err := srv.Shutdown(shutdownCtx); err != nil {
 				return fmt.Errorf("shut down http server: %w", err)
 			}
-			// Shutdown forgets hijacked connections; their handlers were
-			// cancelled with ctx and are waited for here.
-			rm.handlers.Wait()
+			// srv.Shutdown forgets hijacked connections: ws joins them.
+			if err := ws.Shutdown(shutdownCtx); err != nil {
+				return fmt.Errorf("shut down websockets: %w", err)
+			}
 			return nil
 		})
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -85,25 +88,19 @@ func run(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
 }
 
 // newMux routes / to the page and /ws to the room's WebSocket handler.
-func newMux(rm *room, opts *wsock.ServerOptions) *http.ServeMux {
+func newMux(ws http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(indexHTML)
 	})
-	ws := opts.HTTPHandler(rm.handle)
-	mux.Handle("/ws", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rm.handlers.Add(1)
-		defer rm.handlers.Done()
-		ws.ServeHTTP(w, r)
-	}))
+	mux.Handle("/ws", ws)
 	return mux
 }
 
 // room is the set of connected members.
 type room struct {
-	logger   *slog.Logger
-	handlers sync.WaitGroup // running /ws requests, hijacked ones included
+	logger *slog.Logger
 
 	mu      sync.Mutex
 	members map[*member]struct{}

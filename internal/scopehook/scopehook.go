@@ -12,8 +12,21 @@ var (
 	// and deadline look-ups and cancellation come from parent from then on.
 	Reparent func(scope any, parent context.Context)
 
-	// MarkCaught records that a *cancel.Scope caught its own cancellation:
-	// nursery strips the cancellation leaves of its error group itself (to
-	// keep the group's type) and tells the scope so.
-	MarkCaught func(scope any)
+	// NewNurseryScope returns a new *cancel.Scope for a nursery: when it
+	// catches, it strips the cancellation leaves of its body's error with
+	// StripNursery. Package cancel alone decides whether a scope catches;
+	// nursery only keeps its own error types (*ErrorGroup, *TaskError)
+	// through the stripping.
+	NewNurseryScope func() any
+
+	// StripNursery returns err without its cancellation leaves, keeping
+	// the nursery's error types, and whether it removed any. Package
+	// nursery fills it in its init.
+	StripNursery func(err error) (error, bool)
+
+	// OuterCancellation returns the cancellation of an enclosing scope that
+	// a checkpoint at the end of a running *cancel.Scope's body would see,
+	// or nil when there is none or no scope would catch it. Deadlines that
+	// have passed count. A nursery's exit is such a checkpoint.
+	OuterCancellation func(scope any) error
 )

@@ -13,6 +13,7 @@ import (
 	"github.com/gotrio/gotrio/cancel"
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/sourcegraph/conc"
+	"github.com/sourcegraph/conc/pool"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -66,6 +67,50 @@ func BenchmarkSpawnJoin(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					_ = nursery.Run(context.Background(), func(ctx context.Context, nu *nursery.Nursery) error {
+						for range n {
+							nu.Go(noop)
+						}
+						return nil
+					})
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkSpawnJoinLimit starts n no-op tasks, at most 8 at once, and
+// waits for all of them: errgroup's SetLimit, conc's WithMaxGoroutines and
+// the nursery's SetLimit.
+func BenchmarkSpawnJoinLimit(b *testing.B) {
+	const limit = 8
+	for _, n := range []int{100, 10000} {
+		b.Run("n="+strconv.Itoa(n), func(b *testing.B) {
+			b.Run("impl=errgroup-ctx", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					g, ctx := errgroup.WithContext(context.Background())
+					g.SetLimit(limit)
+					for range n {
+						g.Go(func() error { return noop(ctx) })
+					}
+					_ = g.Wait()
+				}
+			})
+			b.Run("impl=conc", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					p := pool.New().WithContext(context.Background()).WithMaxGoroutines(limit)
+					for range n {
+						p.Go(noop)
+					}
+					_ = p.Wait()
+				}
+			})
+			b.Run("impl=nursery", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					_ = nursery.Run(context.Background(), func(ctx context.Context, nu *nursery.Nursery) error {
+						nu.SetLimit(limit)
 						for range n {
 							nu.Go(noop)
 						}

@@ -35,13 +35,16 @@ var gotrioDialOptions = &wsock.DialOptions{
 	Logger:            quietSlog,
 }
 
-func gotrioServe(h *handler) (string, func(), error) {
-	srv, err := wsock.Listen("127.0.0.1:0", gotrioServerOptions)
+func gotrioServe(h *handler) (string, func(), error) { return gotrioServeWith(h, gotrioServerOptions) }
+
+func gotrioServeWith(h *handler, opts *wsock.ServerOptions) (string, func(), error) {
+	srv, err := wsock.Listen("127.0.0.1:0", opts)
 	if err != nil {
 		return "", nil, err
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	//gotrio:go the benchmark server runs the way the compared libraries' servers do; joined by <-done
 	go func() {
 		defer close(done)
 		_ = srv.Serve(ctx, func(ctx context.Context, r *wsock.Request) error {
@@ -79,6 +82,10 @@ func gotrioServe(h *handler) (string, func(), error) {
 // gotrioClients connects k clients into one nursery, dialWorkers at a time,
 // and closes them all, concurrently, with the closing handshake.
 func gotrioClients(ctx context.Context, url string, k int, body func([]wsClient) error) error {
+	return gotrioClientsWith(ctx, url, k, body, gotrioDialOptions)
+}
+
+func gotrioClientsWith(ctx context.Context, url string, k int, body func([]wsClient) error, opts *wsock.DialOptions) error {
 	return nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
 		cs := make([]*wsock.Conn, k)
 		defer func() {
@@ -96,7 +103,7 @@ func gotrioClients(ctx context.Context, url string, k int, body func([]wsClient)
 			for range min(k, dialWorkers) {
 				dn.Go(func(ctx context.Context) error {
 					for i := int(next.Add(1) - 1); i < k; i = int(next.Add(1) - 1) {
-						c, err := wsock.Connect(ctx, n, url, gotrioDialOptions)
+						c, err := wsock.Connect(ctx, n, url, opts)
 						if err != nil {
 							return err
 						}
@@ -151,4 +158,20 @@ func (g gotrioClient) sync() error {
 	m, err := g.c.Receive(ctx)
 	m.Release()
 	return err
+}
+
+func (g gotrioClient) listen(h *handler) {
+	go func() {
+		ctx := context.Background()
+		for {
+			m, err := g.c.Receive(ctx)
+			if err != nil {
+				return
+			}
+			if m.Type == wsock.BinaryMessage {
+				h.sunk()
+			}
+			m.Release()
+		}
+	}()
 }

@@ -67,6 +67,9 @@ type wsClient interface {
 	// sync sends a text message and waits for its echo. On "/sink" it
 	// returns once the server has received every message sent before.
 	sync() error
+	// listen makes the connection count every binary message it receives
+	// with h.sunk from now on, until it closes; it returns at once.
+	listen(h *handler)
 }
 
 var syncMsg = []byte("sync")
@@ -377,6 +380,8 @@ func runChild(mode string) int {
 		_ = out.Flush()
 	}
 	switch role {
+	case "recv":
+		return runRecvPeer(im, in, reply)
 	case "serve":
 		h := newHandler()
 		addr, _, err := im.serve(h)
@@ -586,4 +591,13 @@ func (ps *peers) get(tb testing.TB, mode string) *peer {
 		ps.procs[mode] = p
 	}
 	return p
+}
+
+// processCPU returns the CPU time (user and system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	coder "github.com/coder/websocket"
@@ -25,6 +26,7 @@ func serveHTTP(t *tracker, fn http.HandlerFunc) (string, func(), error) {
 	}
 	srv := &http.Server{Handler: fn, ErrorLog: log.New(io.Discard, "", 0)}
 	done := make(chan struct{})
+	//gotrio:go net/http's server for the compared libraries; joined by <-done
 	go func() {
 		defer close(done)
 		_ = srv.Serve(ln)
@@ -43,8 +45,11 @@ func serveHTTP(t *tracker, fn http.HandlerFunc) (string, func(), error) {
 var gorillaImpl = wsImpl{name: "gorilla", serve: gorillaServe, clients: gorillaClients}
 
 func gorillaServe(h *handler) (string, func(), error) {
+	return gorillaServeWith(h, websocket.Upgrader{})
+}
+
+func gorillaServeWith(h *handler, up websocket.Upgrader) (string, func(), error) {
 	var t tracker
-	var up websocket.Upgrader
 	return serveHTTP(&t, func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
@@ -75,8 +80,12 @@ func gorillaServe(h *handler) (string, func(), error) {
 }
 
 func gorillaClients(ctx context.Context, url string, k int, body func([]wsClient) error) error {
+	return gorillaClientsWith(ctx, url, k, body, websocket.DefaultDialer)
+}
+
+func gorillaClientsWith(ctx context.Context, url string, k int, body func([]wsClient) error, d *websocket.Dialer) error {
 	cs, err := dialAll(ctx, k, func(ctx context.Context) (*websocket.Conn, error) {
-		c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+		c, _, err := d.DialContext(ctx, url, nil)
 		return c, err
 	}, func(c *websocket.Conn) { _ = c.Close() })
 	if err != nil {
@@ -114,6 +123,20 @@ func (g gorillaClient) send(msg []byte, n int) error {
 	return nil
 }
 
+func (g gorillaClient) listen(h *handler) {
+	go func() {
+		for {
+			typ, _, err := g.c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if typ == websocket.BinaryMessage {
+				h.sunk()
+			}
+		}
+	}()
+}
+
 func (g gorillaClient) sync() error {
 	if err := g.c.WriteMessage(websocket.TextMessage, syncMsg); err != nil {
 		return err
@@ -133,8 +156,11 @@ type coderCloser struct{ c *coder.Conn }
 func (c coderCloser) Close() error { return c.c.CloseNow() }
 
 func coderServe(h *handler) (string, func(), error) {
+	return coderServeWith(h, &coder.AcceptOptions{CompressionMode: coder.CompressionDisabled})
+}
+
+func coderServeWith(h *handler, opts *coder.AcceptOptions) (string, func(), error) {
 	var t tracker
-	opts := &coder.AcceptOptions{CompressionMode: coder.CompressionDisabled}
 	return serveHTTP(&t, func(w http.ResponseWriter, r *http.Request) {
 		c, err := coder.Accept(w, r, opts)
 		if err != nil {
@@ -168,7 +194,10 @@ func coderServe(h *handler) (string, func(), error) {
 }
 
 func coderClients(ctx context.Context, url string, k int, body func([]wsClient) error) error {
-	opts := &coder.DialOptions{CompressionMode: coder.CompressionDisabled}
+	return coderClientsWith(ctx, url, k, body, &coder.DialOptions{CompressionMode: coder.CompressionDisabled})
+}
+
+func coderClientsWith(ctx context.Context, url string, k int, body func([]wsClient) error, opts *coder.DialOptions) error {
 	cs, err := dialAll(ctx, k, func(ctx context.Context) (*coder.Conn, error) {
 		c, _, err := coder.Dial(ctx, url, opts)
 		if err != nil {
@@ -214,6 +243,20 @@ func (c coderClient) send(msg []byte, n int) error {
 	return nil
 }
 
+func (c coderClient) listen(h *handler) {
+	go func() {
+		for {
+			typ, _, err := c.c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			if typ == coder.MessageBinary {
+				h.sunk()
+			}
+		}
+	}()
+}
+
 func (c coderClient) sync() error {
 	ctx := context.Background()
 	if err := c.c.Write(ctx, coder.MessageText, syncMsg); err != nil {
@@ -256,16 +299,32 @@ func (s *gwsServer) OnMessage(c *gws.Conn, m *gws.Message) {
 }
 
 func gwsServe(h *handler) (string, func(), error) {
+	return gwsServeWith(h, func() *gws.ServerOption { return &gws.ServerOption{Logger: quietLogger{}} })
+}
+
+// gwsServeWith is gwsServe with the options opts returns (gws modifies them,
+// so that each upgrader needs its own).
+func gwsServeWith(h *handler, opts func() *gws.ServerOption) (string, func(), error) {
+	ups := map[string]*gws.Upgrader{
+		"/echo": gws.NewUpgrader(&gwsServer{h: h, echo: true}, opts()),
+		"/sink": gws.NewUpgrader(&gwsServer{h: h}, opts()),
+	}
+	return gwsServeUpgraders(func(path string) (*gws.Upgrader, bool) {
+		up, ok := ups[path]
+		return up, ok
+	})
+}
+
+// gwsServeUpgraders runs gws.Server's accept loop on 127.0.0.1:0, upgrading
+// each request with the upgrader route picks for its path.
+func gwsServeUpgraders(route func(path string) (*gws.Upgrader, bool)) (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
-	ups := map[string]*gws.Upgrader{
-		"/echo": gws.NewUpgrader(&gwsServer{h: h, echo: true}, &gws.ServerOption{Logger: quietLogger{}}),
-		"/sink": gws.NewUpgrader(&gwsServer{h: h}, &gws.ServerOption{Logger: quietLogger{}}),
-	}
 	var t tracker
 	done := make(chan struct{})
+	//gotrio:go the accept loop of the compared library (gws); joined by <-done
 	go func() {
 		defer close(done)
 		for {
@@ -277,6 +336,7 @@ func gwsServe(h *handler) (string, func(), error) {
 				_ = nc.Close()
 				continue
 			}
+			//gotrio:go one goroutine per connection, as gws is meant to be used; joined by the tracker
 			go func() {
 				defer t.done(nc)
 				br := bufio.NewReaderSize(nc, 4<<10)
@@ -285,7 +345,7 @@ func gwsServe(h *handler) (string, func(), error) {
 					_ = nc.Close()
 					return
 				}
-				up, ok := ups[r.URL.Path]
+				up, ok := route(r.URL.Path)
 				if !ok {
 					_ = nc.Close()
 					return
@@ -323,7 +383,11 @@ type gwsClient struct {
 	done chan error
 
 	synced chan struct{}
+	// listener, once set, counts every binary message instead of the echo.
+	listener atomic.Pointer[handler]
 }
+
+func (g *gwsClient) listen(h *handler) { g.listener.Store(h) }
 
 func (g *gwsClient) OnClose(*gws.Conn, error) { close(g.closed) }
 
@@ -331,6 +395,10 @@ func (g *gwsClient) OnMessage(c *gws.Conn, m *gws.Message) {
 	defer m.Close()
 	if m.Opcode == gws.OpcodeText {
 		g.synced <- struct{}{}
+		return
+	}
+	if h := g.listener.Load(); h != nil {
+		h.sunk()
 		return
 	}
 	if m.Data.Len() != len(g.msg) {
@@ -396,10 +464,14 @@ func (g *gwsClient) close() {
 }
 
 func gwsClients(ctx context.Context, url string, k int, body func([]wsClient) error) error {
+	return gwsClientsWith(ctx, url, k, body, gws.PermessageDeflate{})
+}
+
+func gwsClientsWith(ctx context.Context, url string, k int, body func([]wsClient) error, z gws.PermessageDeflate) error {
 	var wg sync.WaitGroup
 	cs, err := dialAll(ctx, k, func(context.Context) (*gwsClient, error) {
 		g := &gwsClient{closed: make(chan struct{}), done: make(chan error, 1), synced: make(chan struct{}, 1)}
-		socket, _, err := gws.NewClient(g, &gws.ClientOption{Addr: url, Logger: quietLogger{}})
+		socket, _, err := gws.NewClient(g, &gws.ClientOption{Addr: url, Logger: quietLogger{}, PermessageDeflate: z})
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,13 @@ package bench
 //     allocs/op counts both sides of a round trip.
 //   - BenchmarkThroughput: 64 connections echoing concurrently; MB/s counts
 //     the payload echoed (one direction).
+//   - BenchmarkEchoRemote, BenchmarkThroughputRemote: the same with the
+//     server in a peer process, as a user's server and its clients run;
+//     allocs/op is the client's.
+//   - BenchmarkBroadcast (ws_broadcast_test.go): one message to many
+//     connections.
+//   - BenchmarkCompressed (ws_compress_test.go): echo throughput of 4 KiB
+//     JSON-like text with permessage-deflate on both sides.
 //   - BenchmarkSend: a client sends binary messages to a server in another
 //     process (a peer, see childEnv); allocs/op is the client's per Send.
 //   - BenchmarkReceive: a server receives binary messages from a client in
@@ -66,11 +73,34 @@ func serveLocal(b *testing.B, im wsImpl) (string, *handler) {
 	return addr, h
 }
 
-func BenchmarkEcho(b *testing.B) {
+func BenchmarkEcho(b *testing.B) { benchEcho(b, false) }
+
+// BenchmarkEchoRemote is BenchmarkEcho with the server in a peer process:
+// allocs/op counts the client's side of a round trip only.
+func BenchmarkEchoRemote(b *testing.B) { benchEcho(b, true) }
+
+func BenchmarkThroughput(b *testing.B) { benchThroughput(b, false) }
+
+// BenchmarkThroughputRemote is BenchmarkThroughput with the server in a peer
+// process.
+func BenchmarkThroughputRemote(b *testing.B) { benchThroughput(b, true) }
+
+// echoServer returns the address of im's echo server: in this process, or,
+// when remote, in a peer process of ps.
+func echoServer(b *testing.B, ps *peers, im wsImpl, remote bool) string {
+	if remote {
+		return ps.get(b, "serve:"+im.name).addr
+	}
+	addr, _ := serveLocal(b, im)
+	return addr
+}
+
+func benchEcho(b *testing.B, remote bool) {
+	ps := newPeers(b)
 	for _, size := range echoSizes {
 		for _, im := range impls {
 			b.Run(fmt.Sprintf("size=%d/impl=%s", size, im.name), func(b *testing.B) {
-				addr, _ := serveLocal(b, im)
+				addr := echoServer(b, ps, im, remote)
 				msg := make([]byte, size)
 				err := im.clients(context.Background(), "ws://"+addr+"/echo", 1, func(cs []wsClient) error {
 					c := cs[0]
@@ -96,12 +126,13 @@ func BenchmarkEcho(b *testing.B) {
 	}
 }
 
-func BenchmarkThroughput(b *testing.B) {
+func benchThroughput(b *testing.B, remote bool) {
+	ps := newPeers(b)
 	for _, size := range throughputSizes {
 		for _, im := range impls {
 			name := fmt.Sprintf("conns=%d/size=%d/impl=%s", throughputConns, size, im.name)
 			b.Run(name, func(b *testing.B) {
-				addr, _ := serveLocal(b, im)
+				addr := echoServer(b, ps, im, remote)
 				msg := make([]byte, size)
 				err := im.clients(context.Background(), "ws://"+addr+"/echo", throughputConns, func(cs []wsClient) error {
 					for _, c := range cs {

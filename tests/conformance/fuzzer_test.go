@@ -56,6 +56,7 @@ func newFuzzer(conn net.Conn, br *bufio.Reader, client bool, pmd *pmdSession, ti
 		changed:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 	}
+	//gotrio:go the fuzzer reads a deliberately broken peer; closing conn ends readLoop, joined by readerDone
 	go f.readLoop()
 	return f
 }

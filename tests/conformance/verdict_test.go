@@ -151,11 +151,13 @@ func TestJudgeGivesFlawedPeersTheirVerdict(t *testing.T) {
 			peerDone := make(chan error, 1)
 			var o outcome
 			if tt.client {
+				//gotrio:go the sloppy peer is plain net code outside gotrio; joined by <-peerDone
 				go func() { peerDone <- dialSloppy(ln.Addr().String(), tt.flaws) }()
 				f, _, err := acceptFuzzer(ln, nil, timeout)
 				require.NoError(t, err)
 				o = play(f, sc)
 			} else {
+				//gotrio:go the sloppy peer is plain net code outside gotrio; joined by <-peerDone
 				go func() { peerDone <- serveSloppy(ln, tt.flaws) }()
 				o = runServerCase(sc, ln.Addr().String(), timeout)
 			}

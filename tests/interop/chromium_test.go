@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -40,7 +39,7 @@ type browserReport struct {
 // loopback page server; the page's script runs the client cases against our
 // server and POSTs its results back to the page server. The server is either
 // a wsock.Server on a port of its own (a cross-origin request, allowed with
-// AllowedOrigins) or ServerOptions.HTTPHandler mounted on the page server
+// AllowedOrigins) or NewHTTPHandler mounted on the page server
 // under /ws/ (a same-origin request).
 func TestServerWithChromium(t *testing.T) {
 	requirePeer(t, chromium)
@@ -72,17 +71,12 @@ func TestServerWithChromium(t *testing.T) {
 		srv := newInteropServer()
 		srv.prefix = "/ws"
 		opts := serverOptions(t)
-		var handlers sync.WaitGroup
-		ws := opts.HTTPHandler(srv.handle)
-		pages := newPageServer(page, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// net/http forgets hijacked connections; count them to join them.
-			handlers.Add(1)
-			defer handlers.Done()
-			ws.ServeHTTP(w, r)
-		}))
+		ws := wsock.NewHTTPHandler(srv.handle, opts)
+		pages := newPageServer(page, ws)
 		report, browserErr := runChromium(t.Context(), t, pages.pageURL("ws"+strings.TrimPrefix(pages.URL, "http")+"/ws"), pages.reports)
 		pages.Close()
-		handlers.Wait()
+		// net/http forgets hijacked connections; ws joins them.
+		require.NoError(t, ws.Shutdown(t.Context()))
 		checkBrowserReport(t, report, browserErr, srv, opts)
 	})
 }
@@ -174,6 +168,7 @@ func runChromium(ctx context.Context, t *testing.T, target string, reports <-cha
 		return browserReport{}, fmt.Errorf("start chromium: %w", err)
 	}
 	exited := make(chan error, 1)
+	//gotrio:go waits for the chromium process, which no ctx can stop; joined by <-exited
 	go func() { exited <- cmd.Wait() }()
 
 	var report browserReport

@@ -2,7 +2,6 @@ package interop
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -32,7 +31,7 @@ func TestChromiumWebSocketOverHTTP2(t *testing.T) {
 	require.NoError(t, err)
 
 	var protos sync.Map // Request.Proto of each handshake
-	ws := (&wsock.ServerOptions{}).HTTPHandler(func(ctx context.Context, r *wsock.Request) error {
+	ws := wsock.NewHTTPHandler(func(ctx context.Context, r *wsock.Request) error {
 		protos.Store(r.Proto(), true)
 		c, err := r.Accept(ctx, &wsock.AcceptOptions{Subprotocol: "echo.v1"})
 		if err != nil {
@@ -47,13 +46,8 @@ func TestChromiumWebSocketOverHTTP2(t *testing.T) {
 				return nil
 			}
 		}
-	})
-	var handlers sync.WaitGroup
-	pages := startPageServer(page, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handlers.Add(1)
-		defer handlers.Done()
-		ws.ServeHTTP(w, r)
-	}), func(s *httptest.Server) {
+	}, nil)
+	pages := startPageServer(page, ws, func(s *httptest.Server) {
 		s.EnableHTTP2 = true
 		s.StartTLS()
 	})
@@ -61,7 +55,7 @@ func TestChromiumWebSocketOverHTTP2(t *testing.T) {
 
 	report, browserErr := runChromium(t.Context(), t, pages.URL+"/", pages.reports, "--ignore-certificate-errors")
 	pages.Close()
-	handlers.Wait()
+	require.NoError(t, ws.Shutdown(t.Context()), "join the WebSocket handlers")
 
 	require.NoError(t, browserErr)
 	require.Empty(t, report.Error, "the page failed")

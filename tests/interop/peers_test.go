@@ -264,6 +264,7 @@ func startServerPeer(ctx context.Context, t *testing.T, script string, args ...s
 	require.NoError(t, err)
 	p.stdin = stdin
 	require.NoError(t, p.cmd.Start(), "start %s", script)
+	//gotrio:go waits for the peer process, which no ctx can stop; joined by p.exited
 	go func() {
 		p.err = p.cmd.Wait()
 		stopCtx()

@@ -280,14 +280,14 @@ func TestCancellingTheNurseryOfConnectReleasesEveryWaiter(t *testing.T) {
 			err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 				accepted := make(chan struct{}, 1)
 				opts := &wsock.ServerOptions{Logger: quiet, MessageQueueSize: wsock.Rendezvous}
-				ps := startPipeServer(n, opts.HTTPHandler(func(ctx context.Context, r *wsock.Request) error {
+				ps := startPipeServer(n, wsock.NewHTTPHandler(func(ctx context.Context, r *wsock.Request) error {
 					if _, err := r.Accept(ctx, nil); err != nil {
 						return err
 					}
 					accepted <- struct{}{}
 					<-ctx.Done() // and never Receive
 					return nil
-				}))
+				}, opts))
 				defer ps.drain()
 				waiters := make(chan error, 3)
 				s := cancel.New()
@@ -352,7 +352,7 @@ func TestWrapClientOverAPlainStreamIsBoundedAndLeavesNothing(t *testing.T) {
 	scenario(t, func() {
 		synctest.Test(t, func(t *testing.T) {
 			err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-				ps := startPipeServer(n, (&wsock.ServerOptions{Logger: quiet}).HTTPHandler(echo))
+				ps := startPipeServer(n, wsock.NewHTTPHandler(echo, &wsock.ServerOptions{Logger: quiet}))
 				defer ps.drain()
 				opts := &wsock.DialOptions{Logger: quiet, DisconnectTimeout: disconnectTimeout}
 

@@ -9,7 +9,7 @@
 // github.com/gotrio/gotrio right after the scenario returned.
 //
 // Scenarios that depend on time run inside testing/synctest bubbles over
-// net.Pipe connections (a server mounted with ServerOptions.HTTPHandler on a
+// net.Pipe connections (a server mounted with wsock.NewHTTPHandler on a
 // pipe "listener", or a scripted raw peer); those that need Serve run over
 // loopback TCP. None waits with time.Sleep.
 package leak

@@ -32,10 +32,10 @@ func (j *joinedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	j.h.ServeHTTP(w, r)
 }
 
-// startHTTPTest mounts h, through ServerOptions.HTTPHandler, in an httptest
+// startHTTPTest mounts h, through wsock.NewHTTPHandler, in an httptest
 // server whose requests' contexts derive from base.
 func startHTTPTest(base context.Context, h wsock.Handler) (*httptest.Server, *joinedHandler) {
-	j := &joinedHandler{h: (&wsock.ServerOptions{Logger: quiet}).HTTPHandler(h)}
+	j := &joinedHandler{h: wsock.NewHTTPHandler(h, &wsock.ServerOptions{Logger: quiet})}
 	ts := httptest.NewUnstartedServer(j)
 	ts.Config.BaseContext = func(net.Listener) context.Context { return base }
 	ts.Start()

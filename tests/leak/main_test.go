@@ -54,6 +54,7 @@ func scenario(t *testing.T, body func()) {
 // within d. stop joins the watchdog's goroutine.
 func watchdog(name string, d time.Duration) (stop func()) {
 	done, exited := make(chan struct{}), make(chan struct{})
+	//gotrio:go the watchdog must run outside every nursery it watches; stop joins it
 	go func() {
 		defer close(exited)
 		timer := time.NewTimer(d)
@@ -189,7 +190,7 @@ func startServer(t *testing.T, n *nursery.Nursery, h wsock.Handler, opts *wsock.
 // connection with 1001.
 func (ts *testServer) drain() { ts.scope.Cancel("the test drains the server") }
 
-// pipeServer serves an http.Handler (ServerOptions.HTTPHandler's) over
+// pipeServer serves an http.Handler (wsock.NewHTTPHandler's) over
 // net.Pipe connections, without net/http's server, so that a wsock server
 // runs inside a synctest bubble. Each connection's request is read with
 // http.ReadRequest and served in a task of the pipe server's nursery, whose

@@ -113,6 +113,7 @@ func TestOpenCancelledFromOutsideClosesWithGoingAway(t *testing.T) {
 						clientsN.Go(func(ctx context.Context) error {
 							var c *wsock.Conn
 							err := wsock.Open(ctx, ts.url, &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, oc *wsock.Conn) error {
+								//gotrio:connescape the test reads c.CloseReason after Open returned, to check how Open closed it
 								c = oc
 								if err := c.Ping(ctx, nil); err != nil {
 									return err
@@ -161,7 +162,7 @@ func TestTimeoutScopesAroundReceiveInNestedNurseriesKeepTheConnection(t *testing
 			err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 				// The server's handler waits in timeouts of its own too: it
 				// counts those that expire before the first message.
-				ps := startPipeServer(n, (&wsock.ServerOptions{Logger: quiet}).HTTPHandler(
+				ps := startPipeServer(n, wsock.NewHTTPHandler(
 					func(ctx context.Context, r *wsock.Request) error {
 						c, err := r.Accept(ctx, nil)
 						if err != nil {
@@ -182,7 +183,7 @@ func TestTimeoutScopesAroundReceiveInNestedNurseriesKeepTheConnection(t *testing
 								return nil
 							}
 						}
-					}))
+					}, &wsock.ServerOptions{Logger: quiet}))
 				defer ps.drain()
 				start := time.Now()
 				opts := &wsock.DialOptions{DialContext: ps.DialContext, Logger: quiet}

@@ -72,6 +72,19 @@ func (c *Compressor) Compress(dst, msg []byte) ([]byte, error) {
 	return out[:len(out)-len(tail)], nil
 }
 
+// Level returns the compressor's compress/flate level.
+func (c *Compressor) Level() int { return c.level }
+
+// Reset forgets the window kept between messages (context takeover): the next message is
+// compressed as the first one was, referring to nothing sent before, which every
+// decompressor decodes whatever window it keeps.
+func (c *Compressor) Reset() {
+	if c.w != nil {
+		putWriter(c.level, c.w)
+		c.w = nil
+	}
+}
+
 // Close releases the compressor's flate state. It is idempotent; Compress must not be called
 // after it.
 func (c *Compressor) Close() {

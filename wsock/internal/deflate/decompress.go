@@ -22,12 +22,18 @@ const inflateTail = tail + "\x01\x00\x00\xff\xff"
 // minGrow is the least an output buffer grows by, so tiny messages do not grow byte by byte.
 const minGrow = 512
 
+// maxGuessRatio bounds the first allocation for a message's output, guessed from the size of
+// the previous message, to this many times its compressed size: a peer cannot make a tiny
+// message cost as much memory as an earlier large one (text compresses 3–10 times).
+const maxGuessRatio = 16
+
 // Decompressor decompresses the messages of one direction of one connection (RFC 7692
 // §7.2.2). It implements proto.Inflater. It is not safe for concurrent use; messages must be
 // inflated in the order they were received.
 type Decompressor struct {
 	noContextTakeover bool
 	window            []byte // the last ≤ 32 KiB of output, with context takeover only
+	last              int    // decompressed size of the previous message: the next one's guess
 	closed            bool
 }
 
@@ -59,10 +65,18 @@ func (d *Decompressor) Inflate(dst, compressed []byte, limit int64) ([]byte, err
 	defer putReader(r)
 	r.in = input{msg: compressed}
 	start := len(dst)
-	out, err := r.inflate(dst, d.window, limit) // no history without context takeover
+	// Messages of a stream tend to be alike: the output is first allocated at the size of
+	// the previous message, so that a message usually costs one allocation of about its size
+	// rather than a few doublings.
+	guess := min(d.last, maxGuessRatio*len(compressed)+minGrow)
+	out, err := r.inflate(dst, d.window, limit, guess) // no history without context takeover
 	r.in = input{}
 	if err != nil {
 		return dst, err
+	}
+	d.last = len(out) - start
+	if out == nil {
+		out = []byte{} // an empty message is empty, not absent
 	}
 	if !d.noContextTakeover {
 		d.remember(out[start:])
@@ -116,7 +130,8 @@ func putReader(r *reader) { readerPool.Put(r) }
 
 // inflate decompresses r.in, whose stream may refer to history, appending to dst. The output
 // never exceeds limit bytes (if limit > 0), not even in dst's spare capacity.
-func (r *reader) inflate(dst, history []byte, limit int64) ([]byte, error) {
+// guess is the size to allocate first when dst has no room.
+func (r *reader) inflate(dst, history []byte, limit int64, guess int) ([]byte, error) {
 	start := len(dst)
 	out := dst
 	r.reset(history)
@@ -133,8 +148,13 @@ func (r *reader) inflate(dst, history []byte, limit int64) ([]byte, error) {
 				return dst, tooBig(limit)
 			}
 		case len(out) == cap(out):
-			out = grow(out, start, len(r.in.msg), limit)
-			continue
+			// Full: one byte read into probe tells whether there is more, so that a buffer
+			// of exactly the message's size (see guess) is not grown at its end.
+			n, err = r.fr.Read(r.probe[:])
+			if n > 0 {
+				out = append(grow(out, start, len(r.in.msg), limit, guess), r.probe[0])
+				guess = 0
+			}
 		default:
 			buf := out[len(out):cap(out)]
 			if limit > 0 && int64(len(buf)) > limit-produced {
@@ -182,9 +202,9 @@ func joinHistory(history, msg []byte) []byte {
 
 // grow returns out with more spare capacity, but never more than the limit allows for the
 // message that started at start: a decompression bomb cannot make us allocate.
-func grow(out []byte, start, compressedLen int, limit int64) []byte {
+func grow(out []byte, start, compressedLen int, limit int64, guess int) []byte {
 	size := len(out) - start
-	n := max(size, 2*compressedLen, minGrow)
+	n := max(size, 2*compressedLen, minGrow, guess-size)
 	if limit > 0 {
 		n = int(min(int64(n), limit-int64(size)))
 	}

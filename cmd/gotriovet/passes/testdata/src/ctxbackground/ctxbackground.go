@@ -1,0 +1,90 @@
+package ctxbackground
+
+import (
+	"context"
+	stdctx "context"
+	"os"
+	"os/signal"
+
+	"github.com/gotrio/gotrio/nursery"
+)
+
+var root = context.Background() // package level: no ctx in scope
+
+func init() {
+	_ = context.TODO()
+}
+
+func work(ctx context.Context) error { return ctx.Err() }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt) // ctx is declared by this statement
+	defer stop()
+	_ = work(context.Background()) // want `context.Background\(\) cuts the cancellation tree while ctx is in scope: use ctx`
+	_ = ctx
+}
+
+// Flagged.
+
+func parameter(ctx context.Context) error {
+	return work(context.TODO()) // want `context.TODO\(\) cuts the cancellation tree while ctx is in scope`
+}
+
+func renamedImport(parent context.Context) error {
+	return work(stdctx.Background()) // want `while parent is in scope: use parent, or context.WithoutCancel\(parent\)`
+}
+
+func closureOfAFunctionWithCtx(ctx context.Context) func() error {
+	return func() error {
+		return work(context.Background()) // want `while ctx is in scope`
+	}
+}
+
+func taskBody(ctx context.Context) error {
+	return nursery.Run(ctx, func(_ context.Context, n *nursery.Nursery) error {
+		n.Go(func(context.Context) error {
+			return work(context.Background()) // want `while ctx is in scope`
+		})
+		return nil
+	})
+}
+
+func localContext() error {
+	ctx, stop := context.WithCancel(root)
+	defer stop()
+	_ = work(ctx)
+	return work(context.Background()) // want `while ctx is in scope`
+}
+
+// Accepted.
+
+func noContext() error {
+	return work(context.Background())
+}
+
+func detachedOnPurpose(ctx context.Context) error {
+	return work(context.WithoutCancel(ctx))
+}
+
+func blankParameter(_ context.Context) error {
+	return work(context.Background())
+}
+
+type conn struct{}
+
+// Close takes no ctx, so its bounded cleanup makes its own.
+func (conn) Close() error { return work(context.Background()) }
+
+func ctxOfAnotherFunction() {
+	f := func(ctx context.Context) error { return work(ctx) }
+	_ = f(context.Background())
+}
+
+// A ctx declared in a block that has ended is out of scope.
+func endedBlock() error {
+	{
+		ctx := root
+		_ = work(ctx)
+	}
+	return work(context.Background())
+}

@@ -1,0 +1,18 @@
+package ignoredctx
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gotrio/gotrio/nursery"
+)
+
+// Test files are not checked by default: tests block tasks on purpose.
+func TestBlocksOnPurpose(t *testing.T) {
+	release := make(chan struct{})
+	_ = nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		n.Go(func(ctx context.Context) error { <-release; return nil })
+		close(release)
+		return nil
+	})
+}

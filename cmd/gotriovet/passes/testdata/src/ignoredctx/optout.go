@@ -1,0 +1,21 @@
+package ignoredctx
+
+import (
+	"context"
+	"time"
+
+	"github.com/gotrio/gotrio/nursery"
+)
+
+func optedOut(n *nursery.Nursery, ch chan int) {
+	n.Go(func(ctx context.Context) error {
+		//gotrio:ignoredctx the hardware needs this pause and it is short
+		time.Sleep(time.Millisecond)
+		<-ch //gotrio:ignoredctx the producer always sends exactly once
+		//gotrio:ignoredctx
+		ch <- 1 // want `//gotrio:ignoredctx needs a reason`
+		return nil
+	})
+	//gotrio:ignoredctx nothing blocks here // want `//gotrio:ignoredctx allows nothing here`
+	n.Go(func(ctx context.Context) error { return nil })
+}

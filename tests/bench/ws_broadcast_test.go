@@ -1,0 +1,380 @@
+package bench
+
+// BenchmarkBroadcast: one message to many connections, a chat room's
+// broadcast. The server (the room) runs in this process and the clients in a
+// peer process ("recv:IMPL", see runRecvPeer), so that the allocations counted
+// are the broadcasting server's alone. Each library broadcasts as it is meant
+// to: gotrio with NewPreparedMessage and SendPrepared, gorilla with
+// NewPreparedMessage and WritePreparedMessage, gws with its Broadcaster (which
+// queues each write to the connection's own writer), coder, which has no
+// prepared messages, with one Write per connection. An iteration is one
+// broadcast; it ends when the peer has received the message on every
+// connection. ns/recipient, B/recipient and allocs/recipient divide by the
+// number of connections; cpu-ns/recipient is the server process's CPU time
+// (user+system) per recipient, which does not depend on how fast the peer
+// reads, nor on whether a library writes in the caller's goroutine or in its
+// own; the allocations are the server process's, from runtime.MemStats.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	coder "github.com/coder/websocket"
+	"github.com/gorilla/websocket"
+	"github.com/lxzan/gws"
+
+	"github.com/gotrio/gotrio/wsock"
+)
+
+// broadcastSize is the size of the broadcast message: a chat line with its
+// metadata.
+const broadcastSize = 256
+
+// broadcastConns is the number of connections of BenchmarkBroadcast; 200
+// under -short or -benchtime 1x, BENCH_BROADCAST_CONNS=N overrides both.
+func broadcastConns(b *testing.B) int {
+	n := 10000
+	if smokeRun() {
+		n = 200
+	}
+	if s := os.Getenv("BENCH_BROADCAST_CONNS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 {
+			b.Fatalf("BENCH_BROADCAST_CONNS=%q: want a positive number", s)
+		}
+		n = v
+	}
+	if limit := int(fileLimit) - 256; n > limit {
+		n = limit
+	}
+	return n
+}
+
+// A room serves connections that only listen, and broadcasts to all of
+// them.
+type room struct {
+	addr      string
+	broadcast func(msg []byte) error
+	stop      func()
+}
+
+// rooms are the room servers of each library.
+var rooms = map[string]func(h *handler) (*room, error){
+	"gotrio": gotrioRoom, "gorilla": gorillaRoom, "coder": coderRoom, "gws": gwsRoom,
+}
+
+// members is a room's connections.
+type members[C comparable] struct {
+	mu    sync.Mutex
+	conns map[C]struct{}
+	list  []C // snapshot, rebuilt when conns changes
+}
+
+func (m *members[C]) add(c C) {
+	m.mu.Lock()
+	if m.conns == nil {
+		m.conns = make(map[C]struct{})
+	}
+	m.conns[c] = struct{}{}
+	m.list = nil
+	m.mu.Unlock()
+}
+
+func (m *members[C]) remove(c C) {
+	m.mu.Lock()
+	delete(m.conns, c)
+	m.list = nil
+	m.mu.Unlock()
+}
+
+func (m *members[C]) snapshot() []C {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.list == nil {
+		m.list = make([]C, 0, len(m.conns))
+		for c := range m.conns {
+			m.list = append(m.list, c)
+		}
+	}
+	return m.list
+}
+
+func gotrioRoom(h *handler) (*room, error) {
+	var ms members[*wsock.Conn]
+	srv, err := wsock.Listen("127.0.0.1:0", gotrioServerOptions)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ctx, func(ctx context.Context, r *wsock.Request) error {
+			c, err := r.Accept(ctx, nil)
+			if err != nil {
+				return err
+			}
+			ms.add(c)
+			defer ms.remove(c)
+			h.opened()
+			defer h.closed()
+			for {
+				m, err := c.Receive(ctx)
+				if err != nil {
+					return nil
+				}
+				m.Release()
+			}
+		})
+	}()
+	broadcast := func(msg []byte) error {
+		pm := wsock.NewPreparedMessage(wsock.BinaryMessage, msg)
+		for _, c := range ms.snapshot() {
+			if err := c.SendPrepared(ctx, pm); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return &room{addr: srv.Addr().String(), broadcast: broadcast, stop: func() { stop(); <-done }}, nil
+}
+
+func gorillaRoom(h *handler) (*room, error) {
+	var ms members[*websocket.Conn]
+	var t tracker
+	var up websocket.Upgrader
+	addr, stop, err := serveHTTP(&t, func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		if !t.add(c) {
+			_ = c.Close()
+			return
+		}
+		defer t.done(c)
+		defer c.Close()
+		ms.add(c)
+		defer ms.remove(c)
+		h.opened()
+		defer h.closed()
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	broadcast := func(msg []byte) error {
+		pm, err := websocket.NewPreparedMessage(websocket.BinaryMessage, msg)
+		if err != nil {
+			return err
+		}
+		for _, c := range ms.snapshot() {
+			if err := c.WritePreparedMessage(pm); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return &room{addr: addr, broadcast: broadcast, stop: stop}, nil
+}
+
+func coderRoom(h *handler) (*room, error) {
+	var ms members[*coder.Conn]
+	var t tracker
+	opts := &coder.AcceptOptions{CompressionMode: coder.CompressionDisabled}
+	addr, stop, err := serveHTTP(&t, func(w http.ResponseWriter, r *http.Request) {
+		c, err := coder.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		cc := coderCloser{c}
+		if !t.add(cc) {
+			_ = c.CloseNow()
+			return
+		}
+		defer t.done(cc)
+		defer c.CloseNow()
+		ms.add(c)
+		defer ms.remove(c)
+		h.opened()
+		defer h.closed()
+		for {
+			if _, _, err := c.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	broadcast := func(msg []byte) error {
+		ctx := context.Background()
+		for _, c := range ms.snapshot() {
+			if err := c.Write(ctx, coder.MessageBinary, msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return &room{addr: addr, broadcast: broadcast, stop: stop}, nil
+}
+
+// gwsRoomHandler registers gws connections in a room.
+type gwsRoomHandler struct {
+	gws.BuiltinEventHandler
+	h  *handler
+	ms *members[*gws.Conn]
+}
+
+func (g *gwsRoomHandler) OnOpen(c *gws.Conn) { g.ms.add(c); g.h.opened() }
+func (g *gwsRoomHandler) OnClose(c *gws.Conn, _ error) {
+	g.ms.remove(c)
+	g.h.closed()
+}
+func (g *gwsRoomHandler) OnMessage(_ *gws.Conn, m *gws.Message) { m.Close() }
+
+func gwsRoom(h *handler) (*room, error) {
+	ms := &members[*gws.Conn]{}
+	addr, stop, err := gwsListen(gws.NewUpgrader(&gwsRoomHandler{h: h, ms: ms}, &gws.ServerOption{Logger: quietLogger{}}))
+	if err != nil {
+		return nil, err
+	}
+	broadcast := func(msg []byte) error {
+		b := gws.NewBroadcaster(gws.OpcodeBinary, msg)
+		defer b.Close()
+		for _, c := range ms.snapshot() {
+			if err := b.Broadcast(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return &room{addr: addr, broadcast: broadcast, stop: stop}, nil
+}
+
+// gwsListen is gwsServe's accept loop for a single upgrader.
+func gwsListen(up *gws.Upgrader) (string, func(), error) {
+	return gwsServeUpgraders(func(string) (*gws.Upgrader, bool) { return up, true })
+}
+
+func BenchmarkBroadcast(b *testing.B) {
+	n := broadcastConns(b)
+	ps := newPeers(b)
+	msg := []byte(strings.Repeat("x", broadcastSize))
+	for _, im := range impls {
+		b.Run(fmt.Sprintf("conns=%d/size=%d/impl=%s", n, broadcastSize, im.name), func(b *testing.B) {
+			h := newHandler()
+			rm, err := rooms[im.name](h)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rm.stop()
+			p := ps.get(b, "recv:"+im.name)
+			p.call(b, fmt.Sprintf("dial ws://%s/room %d", rm.addr, n))
+			defer p.call(b, "close")
+			if err := h.waitOpen(n, peerTimeout); err != nil {
+				b.Fatal(err)
+			}
+			round := func(k int) {
+				p.call(b, "expect "+strconv.Itoa(k*n))
+				for range k {
+					if err := rm.broadcast(msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				p.call(b, "wait")
+			}
+			round(1) // warm up
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			cpu0 := processCPU()
+			b.ResetTimer()
+			round(b.N)
+			b.StopTimer()
+			cpu := processCPU() - cpu0
+			runtime.ReadMemStats(&after)
+			recipients := float64(b.N) * float64(n)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/recipients, "ns/recipient")
+			b.ReportMetric(float64(cpu.Nanoseconds())/recipients, "cpu-ns/recipient")
+			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/recipients, "B/recipient")
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/recipients, "allocs/recipient")
+		})
+	}
+}
+
+// runRecvPeer is the "recv:IMPL" peer: clients that count the binary
+// messages they receive. Commands, one a line, each answered "ok" or "err …":
+//
+//	dial URL N   opens N connections to URL, each counting what it receives
+//	expect M     arms the count for M more messages, over all connections
+//	wait         waits until they have arrived
+//	close        closes the connections
+func runRecvPeer(im wsImpl, in *bufio.Scanner, reply func(string, ...any)) int {
+	h := newHandler()
+	for in.Scan() {
+		cmd, arg, _ := strings.Cut(in.Text(), " ")
+		switch cmd {
+		case "dial":
+			url, k, _ := strings.Cut(arg, " ")
+			n, err := strconv.Atoi(k)
+			if err != nil {
+				reply("err %v", err)
+				continue
+			}
+			err = im.clients(context.Background(), url, n, func(cs []wsClient) error {
+				for _, c := range cs {
+					c.listen(h)
+				}
+				reply("ok")
+				for in.Scan() {
+					switch cmd, arg, _ := strings.Cut(in.Text(), " "); cmd {
+					case "expect":
+						m, err := strconv.Atoi(arg)
+						if err != nil {
+							reply("err %v", err)
+							continue
+						}
+						h.expect(m)
+						reply("ok")
+					case "wait":
+						if err := h.waitReached(peerTimeout); err != nil {
+							reply("err %v", err)
+							continue
+						}
+						reply("ok")
+					case "close":
+						return nil
+					case "quit":
+						os.Exit(0)
+					default:
+						reply("err unknown command %q", in.Text())
+					}
+				}
+				return errors.New("end of input")
+			})
+			if err != nil {
+				reply("err %v", err)
+				continue
+			}
+			reply("ok")
+		case "quit":
+			return 0
+		default:
+			reply("err unknown command %q", in.Text())
+		}
+	}
+	return 0
+}

@@ -1,0 +1,159 @@
+package wsock
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gotrio/gotrio/nursery"
+	"github.com/gotrio/gotrio/wsock/internal/proto"
+)
+
+// servingPaths are the two ways of serving a handler, both over pipes inside a
+// synctest bubble: the native Server and an HTTPHandler in an http.Server.
+// start serves h as tasks of n and returns a dialer and a function that stops
+// serving; the test then cancels n.
+var servingPaths = []struct {
+	name  string
+	start func(t *testing.T, n *nursery.Nursery, h Handler) (dial func() net.Conn, stop func())
+}{
+	{"native", func(t *testing.T, n *nursery.Nursery, h Handler) (func() net.Conn, func()) {
+		_, dial := servePipes(t, n, h, nil) // ends when the test cancels n
+		return pipeDialer(t, dial), func() {}
+	}},
+	{"net/http", func(t *testing.T, n *nursery.Nursery, h Handler) (func() net.Conn, func()) {
+		ws := NewHTTPHandler(h, nil)
+		srv := &http.Server{Handler: ws}
+		dial := serveHTTPPipes(n, srv)
+		return pipeDialer(t, dial), func() {
+			assert.NoError(t, srv.Shutdown(context.Background()))
+			assert.NoError(t, ws.Shutdown(context.Background()))
+		}
+	}},
+}
+
+func pipeDialer(t *testing.T, dial *DialOptions) func() net.Conn {
+	return func() net.Conn {
+		nc, err := dial.DialContext(context.Background(), "tcp", "")
+		require.NoError(t, err)
+		return nc
+	}
+}
+
+// acceptInFlight runs a handler that starts Accept in a task of an outer
+// nursery, with the handler's ctx or not, and returns while that Accept is
+// still writing its 101: the raw client reads nothing until the handler has
+// returned. It returns the client's socket, a channel that is closed when the
+// client may read, and the Accept's result.
+func acceptInFlight(t *testing.T, n *nursery.Nursery, start func(*testing.T, *nursery.Nursery, Handler) (func() net.Conn, func()),
+	withHandlersCtx bool) (nc net.Conn, acceptErr <-chan error, stop func()) {
+	returning := make(chan struct{})
+	result := make(chan error, 1)
+	dial, stop := start(t, n, func(ctx context.Context, r *Request) error {
+		actx := context.Background()
+		if withHandlersCtx {
+			actx = ctx
+		}
+		n.Go(func(context.Context) error {
+			_, err := r.Accept(actx, nil)
+			result <- err
+			return nil
+		})
+		synctest.Wait() // the Accept is writing its answer, which nobody reads
+		close(returning)
+		return nil
+	})
+	nc = dial()
+	_, err := io.WriteString(nc, validUpgrade+"Sec-WebSocket-Version: 13\r\n\r\n")
+	require.NoError(t, err)
+	<-returning
+	synctest.Wait() // the handler has returned; its end is waiting, if it does
+	return nc, result, stop
+}
+
+func TestAcceptInFlightWhenItsHandlerReturnsIsWaitedForThenClosed(t *testing.T) {
+	for _, path := range servingPaths {
+		t.Run(path.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+					defer n.Scope().Cancel("test over")
+					nc, acceptErr, stop := acceptInFlight(t, n, path.start, false)
+					defer stop()
+					defer nc.Close()
+					head := string(readHead(t, nc))
+					assert.True(t, strings.HasPrefix(head, "HTTP/1.1 101 "), head)
+					assert.NoError(t, <-acceptErr, "the answer went out whole")
+					f, err := readPeerFrame(nc)
+					require.NoError(t, err)
+					require.Equal(t, proto.OpClose, f.op)
+					code, _, err := proto.ParseClose(f.payload)
+					require.NoError(t, err)
+					assert.Equal(t, proto.NormalClosure, code, "closed as after any handler's return")
+					require.NoError(t, writePeerFrame(nc, proto.OpClose, f.payload, true))
+					_, err = nc.Read(make([]byte, 1))
+					assert.ErrorIs(t, err, io.EOF, "the server closed the socket")
+					return nil
+				})
+				assert.NoError(t, err)
+			})
+		})
+	}
+}
+
+func TestAcceptInFlightWithTheHandlersContextFailsAndClosesTheSocket(t *testing.T) {
+	for _, path := range servingPaths {
+		t.Run(path.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+					defer n.Scope().Cancel("test over")
+					nc, acceptErr, stop := acceptInFlight(t, n, path.start, true)
+					defer stop()
+					defer nc.Close()
+					err := <-acceptErr
+					require.Error(t, err)
+					assert.Contains(t, err.Error(), "wsock: accept: the handler returned while the answer was written")
+					got, err := io.ReadAll(nc)
+					assert.NoError(t, err, "the socket was closed")
+					assert.Empty(t, got)
+					return nil
+				})
+				assert.NoError(t, err)
+			})
+		})
+	}
+}
+
+func TestAcceptAfterItsHandlerReturnedFailsAndTheClientGets500(t *testing.T) {
+	for _, path := range servingPaths {
+		t.Run(path.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+					requests := make(chan *Request, 1)
+					defer n.Scope().Cancel("test over")
+					dial, stop := path.start(t, n, func(_ context.Context, r *Request) error {
+						requests <- r
+						return nil
+					})
+					defer stop()
+					nc := dial()
+					defer nc.Close()
+					_, err := io.WriteString(nc, validUpgrade+"Sec-WebSocket-Version: 13\r\n\r\n")
+					require.NoError(t, err)
+					head := string(readHead(t, nc))
+					assert.True(t, strings.HasPrefix(head, "HTTP/1.1 500 "), head)
+					_, err = (<-requests).Accept(ctx, nil)
+					assert.ErrorContains(t, err, "wsock: accept: the handler has returned")
+					return nil
+				})
+				assert.NoError(t, err)
+			})
+		})
+	}
+}

@@ -1,0 +1,138 @@
+package wsock
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gotrio/gotrio/wsock/internal/deflate"
+	"github.com/gotrio/gotrio/wsock/internal/proto"
+)
+
+// PreparedMessage is a message to be sent to many connections, a chat room's broadcast
+// for example: it is framed, and compressed where permessage-deflate is on, once per
+// distinct setting of the connections it is sent to (uncompressed, or compressed at a
+// given level), not once per connection. Make one with NewPreparedMessage and send it
+// with Conn.SendPrepared; it is safe for concurrent use by any number of connections.
+type PreparedMessage struct {
+	typ  MessageType
+	data []byte
+
+	mu     sync.Mutex                      // serialises the making of frames
+	frames atomic.Pointer[[]preparedFrame] // copy on write: SendPrepared reads it without locking
+}
+
+// preparedFrame is a PreparedMessage framed for one setting.
+type preparedFrame struct {
+	level int    // compress/flate level of the payload, or uncompressedLevel
+	frame []byte // the unmasked frame: header, then payload
+	hdr   int    // length of the header in frame
+}
+
+// uncompressedLevel is the level key of a frame sent without compression.
+const uncompressedLevel = -1 << 31
+
+// NewPreparedMessage returns a message of type typ (TextMessage or BinaryMessage) with a
+// copy of data, framed lazily: the first SendPrepared for each distinct setting (no
+// compression, or permessage-deflate at a given level) frames and compresses it, later
+// ones reuse that frame. A text message's data should be valid UTF-8; it is not checked.
+func NewPreparedMessage(typ MessageType, data []byte) *PreparedMessage {
+	if !typ.valid() {
+		panic("wsock: NewPreparedMessage with invalid message type " + typ.String())
+	}
+	return &PreparedMessage{typ: typ, data: append([]byte(nil), data...)}
+}
+
+// Type returns the message's type.
+func (pm *PreparedMessage) Type() MessageType { return pm.typ }
+
+// Data returns the message's payload; it must not be modified.
+func (pm *PreparedMessage) Data() []byte { return pm.data }
+
+// frame returns pm framed for level, making the frame on first use.
+func (pm *PreparedMessage) frame(level int) (*preparedFrame, error) {
+	if fs := pm.frames.Load(); fs != nil {
+		for i := range *fs {
+			if (*fs)[i].level == level {
+				return &(*fs)[i], nil
+			}
+		}
+	}
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	var old []preparedFrame
+	if fs := pm.frames.Load(); fs != nil {
+		old = *fs
+		for i := range old {
+			if old[i].level == level {
+				return &old[i], nil
+			}
+		}
+	}
+	payload, rsv1 := pm.data, false
+	if level != uncompressedLevel {
+		comp := deflate.NewCompressor(level, true)
+		z, err := comp.Compress(nil, pm.data)
+		comp.Close()
+		if err != nil {
+			return nil, fmt.Errorf("wsock: prepare message: %w", err)
+		}
+		payload, rsv1 = z, true
+	}
+	h := proto.Header{Fin: true, Rsv1: rsv1, Op: proto.Opcode(pm.typ), Length: int64(len(payload))}
+	b := proto.AppendHeader(make([]byte, 0, proto.MaxHeaderLen+len(payload)), h)
+	hdr := len(b)
+	f := preparedFrame{level: level, frame: append(b, payload...), hdr: hdr}
+	fs := append(append(make([]preparedFrame, 0, len(old)+1), old...), f)
+	pm.frames.Store(&fs)
+	return &fs[len(fs)-1], nil
+}
+
+// SendPrepared sends pm as Send(ctx, pm.Type(), pm.Data()) would, with the same ordering,
+// closing and cancellation rules, but without framing or compressing it again: a server's
+// frame is written as it was prepared, a client's is masked on the way out as every client
+// frame is.
+//
+// On a connection that keeps its compression window between messages (context
+// takeover), a prepared message is compressed without that window, and the window is
+// reset after it: the following messages compress as if the connection had just opened,
+// and the peer decodes them all correctly.
+func (c *Conn) SendPrepared(ctx context.Context, pm *PreparedMessage) error {
+	if pm == nil {
+		panic("wsock: SendPrepared with a nil *PreparedMessage")
+	}
+	level := uncompressedLevel
+	if c.comp != nil && c.deflateConfig.ShouldCompress(len(pm.data)) {
+		level = c.comp.Level()
+	}
+	f, err := pm.frame(level)
+	if err != nil {
+		return err
+	}
+	if err := c.lockMsg(ctx); err != nil {
+		return err
+	}
+	defer c.unlockMsg()
+	if err := c.lockFrame(ctx, true); err != nil {
+		return err
+	}
+	defer c.unlockFrame()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	compressed := level != uncompressedLevel
+	var wrote bool
+	if c.keys == nil {
+		wrote, err = c.writeLocked(ctx, proto.Opcode(pm.typ), f.frame, true, false, nil)
+	} else {
+		wrote, err = c.writeLocked(ctx, proto.Opcode(pm.typ), nil, true, compressed, f.frame[f.hdr:])
+	}
+	if compressed && c.compTakeover {
+		c.comp.Reset() // its window lacks the message the peer now has
+	}
+	if err != nil {
+		return c.writeFailed(ctx, wrote, err)
+	}
+	return nil
+}
