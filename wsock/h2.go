@@ -2,6 +2,7 @@ package wsock
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -127,19 +128,41 @@ type h2Conn struct {
 func (c *h2Conn) LocalAddr() net.Addr  { return c.local }
 func (c *h2Conn) RemoteAddr() net.Addr { return c.remote }
 
-// newH2ServerConn returns the net.Conn of the stream of req, with the
-// addresses of its HTTP/2 connection.
-func newH2ServerConn(w http.ResponseWriter, req *http.Request) (*h2Conn, *h2ServerStream) {
-	s := newH2ServerStream(w, req)
-	var local net.Addr = streamAddr{}
-	if a, ok := req.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		local = a
+// h2TLSConn is an h2Conn whose HTTP/2 connection runs over TLS, for Conn.TLS.
+type h2TLSConn struct {
+	*h2Conn
+	state tls.ConnectionState
+}
+
+func (c *h2TLSConn) ConnectionState() tls.ConnectionState { return c.state }
+
+// newH2Conn returns the net.Conn of a stream, rwc, of an HTTP/2 connection
+// with the addresses local and remote (placeholders if nil) and the TLS
+// state tlsState (nil if the connection is not TLS).
+func newH2Conn(rwc io.ReadWriteCloser, local, remote net.Addr, tlsState *tls.ConnectionState) net.Conn {
+	if local == nil {
+		local = streamAddr{}
 	}
-	var remote net.Addr = streamAddr{}
+	if remote == nil {
+		remote = streamAddr{}
+	}
+	c := &h2Conn{streamConn: &streamConn{rwc: rwc}, local: local, remote: remote}
+	if tlsState == nil {
+		return c
+	}
+	return &h2TLSConn{h2Conn: c, state: *tlsState}
+}
+
+// newH2ServerConn returns the net.Conn of the stream of req, with the
+// addresses and TLS state of its HTTP/2 connection.
+func newH2ServerConn(w http.ResponseWriter, req *http.Request) (net.Conn, *h2ServerStream) {
+	s := newH2ServerStream(w, req)
+	local, _ := req.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	var remote net.Addr
 	if a, err := net.ResolveTCPAddr("tcp", req.RemoteAddr); err == nil {
 		remote = a
 	}
-	return &h2Conn{streamConn: &streamConn{rwc: s}, local: local, remote: remote}, s
+	return newH2Conn(s, local, remote, req.TLS), s
 }
 
 // Proto returns the HTTP version the opening handshake came with: "HTTP/1.1"

@@ -183,6 +183,9 @@ func TestHTTP2NegotiatesSubprotocolAndCompression(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		if c.TLS() == nil || c.TLS().NegotiatedProtocol != "h2" {
+			return fmt.Errorf("server TLS state %+v, want h2", c.TLS())
+		}
 		return echoConn(ctx, c)
 	}, nil)
 	opts := &DialOptions{HTTP2: srv.transport(t), Subprotocols: []string{"chat.v1", "chat.v2"}}
@@ -190,6 +193,8 @@ func TestHTTP2NegotiatesSubprotocolAndCompression(t *testing.T) {
 		assert.Equal(t, "chat.v2", c.Subprotocol())
 		assert.Equal(t, "h2", c.ResponseHeader().Get("X-Served-By"))
 		assert.Contains(t, c.ResponseHeader().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+		require.NotNil(t, c.TLS(), "the HTTP/2 connection's TLS")
+		assert.Equal(t, "h2", c.TLS().NegotiatedProtocol)
 		msg := strings.Repeat("compressible text ", 1000)
 		require.NoError(t, c.SendText(ctx, msg))
 		m, err := c.Receive(ctx)

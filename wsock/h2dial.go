@@ -110,7 +110,7 @@ func (tr *HTTP2Transport) open(ctx context.Context, t target, req *clientRequest
 		return nil, &handshakeFailed{"check response", err}
 	}
 	hdr[handshake.ProtocolPseudoHeader] = []string{"websocket"}
-	nc := &h2Conn{streamConn: &streamConn{rwc: st}, local: st.local, remote: st.remote}
+	nc := newH2Conn(st, st.local, st.remote, st.tlsState)
 	cfg, err := clientConnConfig(lim, nc, nil, req, protocol, extensions, hdr, resp.Header)
 	if err != nil {
 		_ = st.Close()
@@ -191,11 +191,15 @@ func (tr *HTTP2Transport) dialTLS(ctx context.Context, t target, protos ...strin
 // send sends the extended CONNECT over rt. The stream outlives ctx: only
 // the wait for the answer is bounded by it.
 func (tr *HTTP2Transport) send(ctx context.Context, rt http.RoundTripper, t target, hdr http.Header) (*h2ClientStream, error) {
-	st := &h2ClientStream{local: streamAddr{}, remote: streamAddr{}}
+	st := &h2ClientStream{}
 	sctx, abort := context.WithCancel(context.WithoutCancel(ctx))
 	st.abort = abort
 	sctx = httptrace.WithClientTrace(sctx, &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
 		st.local, st.remote = ci.Conn.LocalAddr(), ci.Conn.RemoteAddr()
+		if tc, ok := ci.Conn.(*tls.Conn); ok {
+			state := tc.ConnectionState()
+			st.tlsState = &state
+		}
 	}})
 	pr, pw := io.Pipe()
 	st.pw = pw
@@ -232,8 +236,9 @@ func (tr *HTTP2Transport) send(ctx context.Context, rt http.RoundTripper, t targ
 type h2ClientStream struct {
 	resp          *http.Response
 	pw            *io.PipeWriter
-	abort         context.CancelFunc // ends the stream
-	local, remote net.Addr
+	abort         context.CancelFunc   // ends the stream
+	local, remote net.Addr             // the HTTP/2 connection's
+	tlsState      *tls.ConnectionState // the HTTP/2 connection's
 }
 
 func (s *h2ClientStream) Read(p []byte) (int, error)  { return s.resp.Body.Read(p) }
