@@ -58,6 +58,17 @@ type HTTP2Transport struct {
 // h2IdleTimeout is how long an HTTP2Transport keeps an idle connection.
 const h2IdleTimeout = 90 * time.Second
 
+// How it reaches net/http's HTTP/2 client: http.Transport.RoundTrip and
+// http.ClientConn.RoundTrip refuse a request carrying the :protocol
+// pseudo-header (their header validation wants tokens), but the bundled
+// HTTP/2 transport itself sends it, waiting for the server's first SETTINGS
+// and failing if they lack SETTINGS_ENABLE_CONNECT_PROTOCOL. That transport
+// is the RoundTripper TLSNextProto["h2"] returns for a TLS connection it adds
+// to its pool (keyed by host:port), and its pool never dials: the
+// HTTP2Transport dials (with ALPN, so that a server choosing http/1.1 keeps
+// the connection for the HTTP/1.1 handshake) when the pool has no connection
+// with room for a stream.
+
 func (tr *HTTP2Transport) init() {
 	tr.once.Do(func() {
 		var p http.Protocols
