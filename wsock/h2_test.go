@@ -96,10 +96,13 @@ func TestHTTP2WebSocketsShareOneConnection(t *testing.T) {
 	var rec protoRecorder
 	srv := newH2Server(t, rec.handle, nil)
 	opts := &DialOptions{HTTP2: srv.transport(t)}
-	const clients = 8
-	sizes := []int{0, 16, 4 << 10, 64 << 10, 1 << 20}
+	const clients = 16
 	err := nursery.Run(t.Context(), func(ctx context.Context, n *nursery.Nursery) error {
 		for i := range clients {
+			sizes := []int{0, 16, 4 << 10, 64 << 10}
+			if i%4 == 0 { // a few 1 MiB messages (MaxMessageSize), to keep the test quick under -race
+				sizes = append(sizes, DefaultMaxMessageSize)
+			}
 			n.Go(func(ctx context.Context) error {
 				return Open(ctx, srv.wsURL(), opts, func(ctx context.Context, c *Conn) error {
 					for _, size := range sizes {
