@@ -13,6 +13,7 @@ import (
 
 	"github.com/gotrio/gotrio/internal/xconnect"
 	"github.com/gotrio/gotrio/wsock"
+	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
 
 // TestChromiumWebSocketOverHTTP2 loads peers/h2.html over HTTPS with HTTP/2
@@ -37,15 +38,7 @@ func TestChromiumWebSocketOverHTTP2(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		for {
-			m, err := c.Receive(ctx)
-			if err != nil {
-				return nil
-			}
-			if err := c.Send(ctx, m.Type, m.Data); err != nil {
-				return nil
-			}
-		}
+		return wsocktest.EchoConn(ctx, c)
 	}, nil)
 	pages := startPageServer(page, ws, func(s *httptest.Server) {
 		s.EnableHTTP2 = true
