@@ -2,6 +2,7 @@ package nursery_test
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -53,6 +54,7 @@ func TestGoWaitsWhileTheLimitIsReached(t *testing.T) {
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 			n.SetLimit(1)
 			n.Go(func(ctx context.Context) error { <-release; return nil })
+			//gotrio:nurseryescape Go must block outside the body so the body can see it wait; joined by <-goReturned
 			go func() {
 				defer close(goReturned)
 				n.Go(func(ctx context.Context) error { secondRan.Store(true); return nil })
@@ -110,11 +112,16 @@ func TestWaitingGoOnCancelledNurseryStartsTheTaskAtOnce(t *testing.T) {
 func TestTasksWaitingInGoDrainWhenTheNurseryIsCancelled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var children atomic.Int64
+		var bothRunning sync.WaitGroup
+		bothRunning.Add(2)
+		start := time.Now()
 		s, err := cancel.MoveOnAfter(context.Background(), time.Second, func(ctx context.Context) error {
 			return nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
 				n.SetLimit(2)
 				for range 2 {
 					n.Go(func(ctx context.Context) error {
+						bothRunning.Done()
+						bothRunning.Wait() // both places are taken now
 						n.Go(func(ctx context.Context) error { children.Add(1); return nil })
 						return nil
 					})
@@ -124,6 +131,7 @@ func TestTasksWaitingInGoDrainWhenTheNurseryIsCancelled(t *testing.T) {
 		})
 		require.NoError(t, err)
 		assert.True(t, s.CancelledCaught())
+		assert.Equal(t, time.Second, time.Since(start), "stuck until the deadline cancelled the nursery")
 		assert.Equal(t, int64(2), children.Load())
 	})
 }
