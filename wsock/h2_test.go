@@ -13,12 +13,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gotrio/gotrio/internal/xconnect"
 	"github.com/gotrio/gotrio/nursery"
+	"github.com/gotrio/gotrio/wsock/internal/handshake"
 )
 
 // h2Server is an HTTPS server with HTTP/2 serving NewHTTPHandler(h, opts)
@@ -472,4 +474,43 @@ func TestHTTP2ShutdownDrainsTheStreams(t *testing.T) {
 		})
 	})
 	require.NoError(t, err)
+}
+
+func TestHTTP2ShutdownEndsAWriteTheClientDoesNotRead(t *testing.T) {
+	if !xconnect.Run(t) {
+		return
+	}
+	// Far more than a client's HTTP/2 stream window (net/http's is 4 MiB at
+	// most): a client that does not read leaves this send blocked in flow
+	// control, until the drain's closing deadline resets the stream.
+	const size = 32 << 20
+	sending := make(chan struct{})
+	sendErr := make(chan error, 1)
+	srv := newH2Server(t, func(ctx context.Context, r *Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		close(sending)
+		sendErr <- c.SendBinary(context.WithoutCancel(ctx), make([]byte, size))
+		return nil
+	}, &ServerOptions{DisconnectTimeout: 300 * time.Millisecond, Compression: CompressionOptions{Disabled: true}})
+	tr := srv.transport(t)
+	tr.init()
+	target, err := parseURL(srv.wsURL())
+	require.NoError(t, err)
+	hdr, err := handshake.ExtendedConnectRequest(nil, "", nil)
+	require.NoError(t, err)
+	// A client that never reads its stream.
+	st, h1, err := tr.roundTrip(t.Context(), target, hdr)
+	require.NoError(t, err)
+	require.Nil(t, h1)
+	defer st.Close()
+	require.Equal(t, http.StatusOK, st.resp.StatusCode)
+	<-sending
+	ctx, stop := context.WithTimeout(t.Context(), 30*time.Second)
+	defer stop()
+	require.NoError(t, srv.ws.Shutdown(ctx), "the drain ends the blocked write")
+	var closed *ClosedError
+	assert.ErrorAs(t, <-sendErr, &closed)
 }
