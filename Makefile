@@ -4,26 +4,25 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT   ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 FUZZTIME    ?= 30s
 # Packages that hold fuzz targets (each target runs for FUZZTIME).
-FUZZ_PKGS   ?= ./wsock/internal/proto ./wsock/internal/handshake ./wsock/internal/deflate
+FUZZ_PKGS   ?= ./wsock/internal/proto ./wsock/internal/handshake ./wsock/internal/deflate ./nursery/nurserytest
 # Every module (a directory with its own go.mod): vet, gotriovet and staticcheck visit each, and
 # test runs each one's tests (tests/bench as benchmarks). Add a new nested module here.
-MODULES     ?= . tests/bench cmd/gotriovet
+MODULES     ?= . tests/bench cmd/gotriovet examples/cluster
 
 .PHONY: all test unit demo bench fuzz lint peers vet gotriovet
 
 all: lint test
 
 ## test: vet, then every test under -race, with the interop peers installed first.
-test: peers vet
-	$(GO) test -race -count=1 ./...
-	@set -e; for m in $(filter-out . tests/bench,$(MODULES)); do \
-		echo "== test $$m"; (cd $$m && $(GO) test -race -count=1 ./...); \
-	done
+test: peers unit
 	cd tests/bench && $(GO) test -count=1 -run . -bench . -benchtime 1x ./...
 
-## unit: the tests without installing interop peers (they skip outside CI).
+## unit: the tests of every module but tests/bench, without installing interop peers (they skip
+## outside CI).
 unit: vet
-	$(GO) test -race -count=1 ./...
+	@set -e; for m in $(filter-out tests/bench,$(MODULES)); do \
+		echo "== test $$m"; (cd $$m && $(GO) test -race -count=1 ./...); \
+	done
 
 vet:
 	@set -e; for m in $(MODULES); do echo "== vet $$m"; (cd $$m && $(GO) vet ./...); done
@@ -58,6 +57,6 @@ fuzz:
 ## lint: gofmt, go vet, gotriovet and staticcheck (pinned).
 lint: vet gotriovet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) run $(STATICCHECK) ./...
+	@set -e; for m in $(MODULES); do echo "== staticcheck $$m"; (cd $$m && $(GO) run $(STATICCHECK) ./...); done
 
 -include tests/interop/peers.mk

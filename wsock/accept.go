@@ -39,6 +39,7 @@ type Request struct {
 	h2       *h2ServerStream  // the stream of an HTTP/2 handshake (RFC 8441), nil for HTTP/1.1
 	buffered []byte           // bytes the client sent after its handshake
 	n        *nursery.Nursery // the connection's nursery: Accept starts the reader there
+	nctx     context.Context  // n's context, which a shutdown cancels
 	scope    *cancel.Scope    // the handler's scope, cancelled when the server shuts down
 
 	mu         sync.Mutex
@@ -127,9 +128,10 @@ func (r *Request) RemoteAddr() net.Addr { return r.nc.RemoteAddr() }
 // one the client proposed; opts.Header reaches the client as extra fields of
 // the answer. permessage-deflate is accepted when the client offered it and
 // the server's Compression allows it. Writing the answer is bounded by the
-// server's ConnectTimeout (ErrConnectTimeout) and by ctx; an answer written
-// whole is a success though, even if ctx was cancelled meanwhile (a server
-// shutting down then closes the connection with 1001).
+// server's ConnectTimeout (ErrConnectTimeout), by ctx and by the server's
+// shutdown, whatever ctx is; an answer written whole is a success though,
+// even if ctx was cancelled meanwhile (a server shutting down then closes the
+// connection with 1001).
 //
 // Call it before the handler returns (from the handler or a task of a nursery
 // inside it). An Accept begun after the handler returned fails without
@@ -218,8 +220,8 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 
 // Reject refuses the opening handshake with status (400 to 599), the fields
 // of header and body (trio-websocket's reject), then closes the socket. It is
-// bounded by the server's ConnectTimeout (ErrConnectTimeout) and by ctx. A
-// request is answered once.
+// bounded by the server's ConnectTimeout (ErrConnectTimeout), by ctx and by
+// the server's shutdown. A request is answered once.
 func (r *Request) Reject(ctx context.Context, status int, header http.Header, body []byte) error {
 	if status < 400 || status > 599 {
 		return &opError{"reject", badOption(fmt.Sprintf("status %d is not 400-599", status))}
@@ -288,6 +290,13 @@ func (r *Request) end(state requestState, c *Conn) (returned bool) {
 	return r.returned
 }
 
+// markReturned records that the handler has returned.
+func (r *Request) markReturned() {
+	r.mu.Lock()
+	r.returned = true
+	r.mu.Unlock()
+}
+
 // settle records that the handler has returned, and waits for an Accept
 // still in flight (its write is bounded by ConnectTimeout), so that the
 // connection's nursery is still open when that Accept starts the reader, and
@@ -305,11 +314,11 @@ func (r *Request) settle() {
 	}
 }
 
-// own records n as the nursery of r's connection. A request drained before
-// has n cancelled at once.
-func (r *Request) own(n *nursery.Nursery) {
+// own records n, whose context is ctx, as the nursery of r's connection. A
+// request drained before has n cancelled at once.
+func (r *Request) own(ctx context.Context, n *nursery.Nursery) {
 	r.mu.Lock()
-	r.n = n
+	r.n, r.nctx = n, ctx
 	draining := r.draining
 	r.mu.Unlock()
 	if draining {
@@ -340,11 +349,16 @@ func (r *Request) outcome() (requestState, *Conn, bool) {
 	return r.state, r.conn, r.draining
 }
 
-// write writes an answer to the handshake, bounded by ConnectTimeout and ctx.
-// An answer written whole is a success even if ctx is cancelled meanwhile: the
-// client may be using the connection already. Only an interrupted write fails,
-// and closes the socket.
+// write writes an answer to the handshake, bounded by ConnectTimeout, by ctx
+// and by the server's shutdown (whatever ctx is). An answer written whole is
+// a success even if ctx is cancelled meanwhile: the client may be using the
+// connection already. Only an interrupted write fails, and closes the socket.
 func (r *Request) write(ctx context.Context, b []byte) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if r.nctx != nil {
+		defer context.AfterFunc(r.nctx, stop)()
+	}
 	return withConnectTimeout(ctx, r.srv.lim.connectTimeout, func(ctx context.Context) error {
 		release := interruptWriteOnCancel(ctx, r.nc)
 		_, err := r.nc.Write(b)

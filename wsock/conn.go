@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
@@ -75,6 +78,7 @@ type Conn struct {
 	small         [smallRead]byte
 	ownReadBuf    []byte  // a read buffer of a size the pool does not hold
 	pooledReadBuf *[]byte // the read buffer taken from readPool, if any
+	raw           rawReader
 
 	// Delivery to Receive and Reader (read.go).
 	msgs          chan Message  // complete messages; its capacity is MessageQueueSize
@@ -282,8 +286,10 @@ func (c *Conn) readLoop() error {
 	var large []byte // nil while idle
 	defer c.putReadBuf()
 	useLarge := false
+	c.raw.init(c)
 	for {
 		var buf []byte
+		idle := false
 		switch region := c.directRegion(); {
 		case region != nil && len(pending) == 0:
 			buf = region
@@ -293,16 +299,28 @@ func (c *Conn) readLoop() error {
 			}
 			buf = large
 		default:
-			buf = c.small[:]
+			buf, idle = c.small[:], true
 		}
 		var src []byte
 		var rerr error
-		if len(pending) > 0 {
+		switch {
+		case len(pending) > 0:
 			// Copied, so that message chunks alias only the read buffers (see onData).
 			n := copy(buf, pending)
 			pending, src = pending[n:], buf[:n]
 			useLarge = true
-		} else {
+		case idle && c.raw.ok():
+			// Waits without a buffer, then reads into the large one (see rawReader).
+			large = c.raw.read()
+			n, err := c.raw.n, c.raw.err
+			if large == nil {
+				buf = c.small[:] // rawReader fell back to Read
+			} else {
+				buf = large
+			}
+			src, rerr = buf[:n], err
+			useLarge = n == len(buf)
+		default:
 			n, err := c.nc.Read(buf)
 			src, rerr = buf[:n], err
 			useLarge = n == len(buf)
@@ -330,15 +348,92 @@ func (c *Conn) readLoop() error {
 	}
 }
 
-// readPool holds read buffers of DefaultReadBufferSize bytes, shared by connections
+// readPool holds read buffers of DefaultReadBufferSize bytes, and room for a frame
+// header, so that a message of that size arrives in one read; connections share them
 // while they are busy.
-var readPool = sync.Pool{New: func() any { b := make([]byte, DefaultReadBufferSize); return &b }}
+var readPool = sync.Pool{New: func() any { b := make([]byte, DefaultReadBufferSize+proto.MaxHeaderLen); return &b }}
+
+// rawReader reads a TCP or unix socket (a net.Conn that is a syscall.Conn: not TLS, pipes
+// or the streams WrapClient wraps) through syscall.RawConn, so that an idle connection
+// waits for data without holding a read buffer, and reads it, once it comes, straight
+// into the large buffer: a plain Read would need a buffer chosen before the wait, and the
+// small one would take a second read system call for any message over smallRead bytes.
+// Its errors are those Read returns.
+type rawReader struct {
+	c     *Conn
+	rc    syscall.RawConn // nil: not available
+	fn    func(fd uintptr) bool
+	large []byte // read's result
+	n     int
+	err   error
+}
+
+// init prepares r for c's socket, if it is a raw one.
+func (r *rawReader) init(c *Conn) {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	r.c, r.rc = c, rc
+	r.fn = r.attempt
+}
+
+func (r *rawReader) ok() bool { return r.rc != nil }
+
+// read reads what is there, or waits for data and reads it, into a large buffer from
+// c.getReadBuf, which it returns, and sets r.n and r.err as Read would. When the socket
+// fails, closes or passes its read deadline while waiting, it reads with c.small through
+// Read instead, to report that as Read does, and returns nil.
+func (r *rawReader) read() []byte {
+	r.large, r.n, r.err = nil, 0, nil
+	if err := r.rc.Read(r.fn); err != nil {
+		if r.large != nil {
+			r.c.putReadBuf()
+			r.large = nil
+		}
+		r.n, r.err = r.c.nc.Read(r.c.small[:])
+		return nil
+	}
+	return r.large
+}
+
+// attempt is RawConn.Read's callback: it reads once, and returns false, having given the
+// buffer back, if there is nothing to read yet (RawConn.Read then waits and calls it
+// again).
+func (r *rawReader) attempt(fd uintptr) bool {
+	buf := r.c.getReadBuf()
+	for {
+		n, err := syscall.Read(int(fd), buf)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			r.c.putReadBuf()
+			return false
+		case err != nil:
+			r.n, r.err = 0, &net.OpError{Op: "read", Net: r.c.nc.LocalAddr().Network(),
+				Source: r.c.nc.LocalAddr(), Addr: r.c.nc.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+		case n == 0:
+			r.n, r.err = 0, io.EOF
+		default:
+			r.n = n
+		}
+		r.large = buf
+		return true
+	}
+}
 
 // getReadBuf returns a buffer of ReadBufferSize bytes: from the pool for the default
 // size, else the connection's own, allocated once.
 func (c *Conn) getReadBuf() []byte {
 	if c.readBufferSize == DefaultReadBufferSize {
-		c.pooledReadBuf = readPool.Get().(*[]byte)
+		if c.pooledReadBuf == nil {
+			c.pooledReadBuf = readPool.Get().(*[]byte)
+		}
 		return *c.pooledReadBuf
 	}
 	if c.ownReadBuf == nil {

@@ -3,6 +3,7 @@ package wsock
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"testing"
@@ -105,6 +106,10 @@ func TestServerSideErrorsSayWhatFailedOnce(t *testing.T) {
 	_, err := Listen("127.0.0.1:0", &ServerOptions{Compression: CompressionOptions{Level: -3}})
 	assert.EqualError(t, err, "wsock: listen: bad option: CompressionOptions.Level -3 is not between -2 and 9")
 	assert.ErrorIs(t, err, ErrBadOption)
+	_, err = Listen("127.0.0.1:-1", nil)
+	assert.EqualError(t, err, "wsock: listen tcp: address -1: invalid port", "net's own text, said once")
+	var oe *net.OpError
+	assert.ErrorAs(t, err, &oe)
 	assert.PanicsWithValue(t, "wsock: NewHTTPHandler: bad option: CompressionOptions.Level 10 is not between -2 and 9", func() {
 		NewHTTPHandler(echoHandler, &ServerOptions{Compression: CompressionOptions{Level: 10}})
 	})
@@ -162,4 +167,21 @@ func TestCloseStatusReturnsTheCodeOfAnyError(t *testing.T) {
 func TestStatusCodeStringOfCodesOutsideTheWire(t *testing.T) {
 	assert.Equal(t, "-1 INVALID", StatusCode(-1).String())
 	assert.Equal(t, "1000 NORMAL_CLOSURE", NormalClosure.String())
+}
+
+func TestWrapClientErrorsHideTheQuery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+			client, server := net.Pipe()
+			defer server.Close()
+			_, err := WrapClient(ctx, n, client, "example.com", "/chat?token=s3cret",
+				&DialOptions{Subprotocols: []string{"chat", "chat"}})
+			assert.EqualError(t, err, `wsock: open example.com/chat: bad option: invalid or repeated subprotocol "chat"`)
+			assert.ErrorIs(t, err, ErrBadOption)
+			_, err = server.Read(make([]byte, 1))
+			assert.ErrorIs(t, err, io.EOF, "WrapClient closed the stream it owns")
+			return nil
+		})
+		assert.NoError(t, err)
+	})
 }

@@ -1,11 +1,16 @@
 package wsock_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,6 +171,97 @@ func ExampleHTTPHandler_Shutdown() {
 	// error: <nil>
 }
 
+// Serving on listeners of your own, several at once, and reporting where.
+func ExampleNewServer() {
+	v4, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	dir, _ := os.MkdirTemp("", "wsock")
+	defer os.RemoveAll(dir)
+	unix, err := net.Listen("unix", filepath.Join(dir, "ws.sock"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv, err := wsock.NewServer(nil, v4, unix)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, ep := range srv.Endpoints() {
+		fmt.Printf("%s tls=%t url=%q\n", ep.Addr.Network(), ep.TLS, strings.Split(ep.URL(), ":")[0])
+	}
+	err = nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		n.Go(func(ctx context.Context) error {
+			_ = srv.Serve(ctx, func(ctx context.Context, r *wsock.Request) error {
+				c, err := r.Accept(ctx, nil)
+				if err != nil {
+					return err
+				}
+				return c.SendText(ctx, "hello from "+c.LocalAddr().Network())
+			})
+			return nil
+		})
+		defer n.Scope().Cancel("done") // drains the server
+		var d net.Dialer
+		viaUnix := &wsock.DialOptions{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "unix", unix.Addr().String())
+		}}
+		for _, dial := range []struct {
+			url  string
+			opts *wsock.DialOptions
+		}{{srv.Endpoints()[0].URL() + "/", nil}, {"ws://localhost/", viaUnix}} {
+			err := wsock.Open(ctx, dial.url, dial.opts, func(ctx context.Context, c *wsock.Conn) error {
+				m, err := c.Receive(ctx)
+				fmt.Println(string(m.Data))
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	fmt.Println("error:", err)
+	// Output:
+	// tcp tls=false url="ws"
+	// unix tls=false url=""
+	// hello from tcp
+	// hello from unix
+	// error: <nil>
+}
+
+// Telling how a connection closed from the error of any call.
+func ExampleCloseStatus() {
+	h := func(ctx context.Context, r *wsock.Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		return c.Close(wsock.PolicyViolation, "no thanks")
+	}
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		srv, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", h, nil))
+		if err != nil {
+			return err
+		}
+		defer n.Scope().Cancel("done")
+		return wsock.Open(ctx, srv.Endpoints()[0].URL()+"/", nil, func(ctx context.Context, c *wsock.Conn) error {
+			_, err := c.Receive(ctx)
+			fmt.Println(wsock.CloseStatus(err) == wsock.PolicyViolation, wsock.CloseStatus(err))
+			fmt.Println(wsock.CloseStatus(errors.New("not a connection's")))
+			return nil
+		})
+	})
+	fmt.Println("error:", err)
+	// Output:
+	// true 1008 POLICY_VIOLATION
+	// -1 INVALID
+	// error: <nil>
+}
+
 // A chat room's broadcast: the message is framed (and compressed, where the
 // connection negotiated permessage-deflate) once per distinct setting, not
 // once per member of the room.
@@ -223,6 +319,53 @@ func ExamplePreparedMessage() {
 	// member 1 got "ada: hello, room"
 	// member 2 got "ada: hello, room"
 	// member 3 got "ada: hello, room"
+}
+
+// A line protocol written for net.Conn, run inside a WebSocket: the server
+// reads lines from a NetConn view of its connection and answers each one.
+func ExampleNetConn() {
+	shout := func(ctx context.Context, r *wsock.Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		nc := wsock.NetConn(ctx, c, wsock.BinaryMessage)
+		lines := bufio.NewScanner(nc)
+		for lines.Scan() {
+			if _, err := fmt.Fprintf(nc, "%s!\n", strings.ToUpper(lines.Text())); err != nil {
+				return err
+			}
+		}
+		return lines.Err() // nil: the client closed the connection (io.EOF)
+	}
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		srv, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", shout, nil))
+		if err != nil {
+			return err
+		}
+		defer n.Scope().Cancel("done")
+		url := "ws://127.0.0.1:" + strconv.Itoa(srv.Port()) + "/shout"
+		return wsock.Open(ctx, url, nil, func(ctx context.Context, c *wsock.Conn) error {
+			nc := wsock.NetConn(ctx, c, wsock.BinaryMessage)
+			answers := bufio.NewReader(nc)
+			for _, word := range []string{"hello", "net.Conn"} {
+				if _, err := io.WriteString(nc, word+"\n"); err != nil {
+					return err
+				}
+				line, err := answers.ReadString('\n')
+				if err != nil {
+					return err
+				}
+				fmt.Print(line)
+			}
+			return nc.Close()
+		})
+	})
+	fmt.Println("error:", err)
+	// Output:
+	// HELLO!
+	// NET.CONN!
+	// error: <nil>
 }
 
 // WebSockets over HTTP/2: the dials share one HTTPS connection when the

@@ -43,8 +43,8 @@ import (
 //	err = ws.Shutdown(ctx)   // every WebSocket handler and reader has returned
 //
 // Cancelling a request's context (for example through
-// http.Server.BaseContext) cancels that request's handler, and its connection
-// is closed with 1001 (GoingAway) once the handler returns.
+// http.Server.BaseContext) shuts that request down as Shutdown does: its
+// handler is cancelled and its connection closed with 1001 (GoingAway).
 type HTTPHandler struct {
 	srv   *serverConfig
 	h     Handler

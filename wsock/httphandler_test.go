@@ -29,6 +29,28 @@ func serveHTTPPipes(n *nursery.Nursery, srv *http.Server) *DialOptions {
 	return &DialOptions{DialContext: ln.DialContext}
 }
 
+// shutDownWhileConnected serves srv while a client is connected, and once
+// the handler has accepted (accepted is closed) calls shutdown; the client
+// must see the server's 1001.
+func shutDownWhileConnected(t *testing.T, srv *http.Server, accepted <-chan struct{}, shutdown func(ctx context.Context) error) {
+	t.Helper()
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		dial := serveHTTPPipes(n, srv)
+		n.Go(func(ctx context.Context) error {
+			<-accepted
+			return shutdown(ctx)
+		})
+		return Open(ctx, "ws://example.com/", dial, func(ctx context.Context, c *Conn) error {
+			_, err := c.Receive(ctx)
+			r := closedReason(t, err)
+			assert.Equal(t, GoingAway, r.Code)
+			assert.Equal(t, shutdownReason, r.Reason)
+			return nil
+		})
+	})
+	assert.NoError(t, err)
+}
+
 // upgradeRequest is a valid opening handshake as net/http hands it over.
 func upgradeRequest(t *testing.T) *http.Request {
 	t.Helper()
@@ -58,26 +80,13 @@ func TestHTTPHandlerShutdownSendsGoingAwayAndWaitsForEveryHandler(t *testing.T) 
 		}, nil)
 		srv := &http.Server{Handler: ws}
 		ws.RegisterOn(srv)
-		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-			dial := serveHTTPPipes(n, srv)
-			n.Go(func(ctx context.Context) error {
-				<-accepted
-				require.NoError(t, srv.Shutdown(ctx))
-				assert.False(t, handlerDone.Load(), "http.Server.Shutdown does not wait for hijacked connections")
-				require.NoError(t, ws.Shutdown(ctx))
-				assert.True(t, handlerDone.Load(), "Shutdown returned before the handler")
-				return nil
-			})
-			return Open(ctx, "ws://example.com/", dial, func(ctx context.Context, c *Conn) error {
-				_, err := c.Receive(ctx)
-				var ce *ClosedError
-				require.ErrorAs(t, err, &ce)
-				assert.Equal(t, GoingAway, ce.Reason.Code)
-				assert.Equal(t, shutdownReason, ce.Reason.Reason)
-				return nil
-			})
+		shutDownWhileConnected(t, srv, accepted, func(ctx context.Context) error {
+			require.NoError(t, srv.Shutdown(ctx))
+			assert.False(t, handlerDone.Load(), "http.Server.Shutdown does not wait for hijacked connections")
+			require.NoError(t, ws.Shutdown(ctx))
+			assert.True(t, handlerDone.Load(), "Shutdown returned before the handler")
+			return nil
 		})
-		assert.NoError(t, err)
 	})
 }
 
@@ -95,20 +104,10 @@ func TestHTTPHandlerShutdownWithoutRegisterOnDrainsToo(t *testing.T) {
 			return nil
 		}, nil)
 		srv := &http.Server{Handler: ws}
-		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-			dial := serveHTTPPipes(n, srv)
-			n.Go(func(ctx context.Context) error {
-				<-accepted
-				require.NoError(t, ws.Shutdown(ctx))
-				return srv.Shutdown(ctx)
-			})
-			return Open(ctx, "ws://example.com/", dial, func(ctx context.Context, c *Conn) error {
-				_, err := c.Receive(ctx)
-				assert.Equal(t, GoingAway, closedReason(t, err).Code)
-				return nil
-			})
+		shutDownWhileConnected(t, srv, accepted, func(ctx context.Context) error {
+			require.NoError(t, ws.Shutdown(ctx))
+			return srv.Shutdown(ctx)
 		})
-		assert.NoError(t, err)
 	})
 }
 
@@ -124,24 +123,14 @@ func TestHTTPHandlerShutdownReturnsWhenItsContextEnds(t *testing.T) {
 			return nil
 		}, nil)
 		srv := &http.Server{Handler: ws}
-		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-			dial := serveHTTPPipes(n, srv)
-			n.Go(func(ctx context.Context) error {
-				<-accepted
-				short, stop := context.WithTimeout(ctx, time.Second)
-				defer stop()
-				assert.ErrorIs(t, ws.Shutdown(short), context.DeadlineExceeded)
-				close(release)
-				assert.NoError(t, ws.Shutdown(ctx), "the drain went on")
-				return srv.Shutdown(ctx)
-			})
-			return Open(ctx, "ws://example.com/", dial, func(ctx context.Context, c *Conn) error {
-				_, err := c.Receive(ctx)
-				assert.Equal(t, GoingAway, closedReason(t, err).Code)
-				return nil
-			})
+		shutDownWhileConnected(t, srv, accepted, func(ctx context.Context) error {
+			short, stop := context.WithTimeout(ctx, time.Second)
+			defer stop()
+			assert.ErrorIs(t, ws.Shutdown(short), context.DeadlineExceeded)
+			close(release)
+			assert.NoError(t, ws.Shutdown(ctx), "the drain went on")
+			return srv.Shutdown(ctx)
 		})
-		assert.NoError(t, err)
 	})
 }
 

@@ -88,7 +88,7 @@ func servePipes(t *testing.T, n *nursery.Nursery, h Handler, opts *ServerOptions
 	cfg, err := newServerConfig(opts)
 	require.NoError(t, err)
 	ln := newWSPipeListener()
-	srv := newServer(ln, cfg)
+	srv := newServer(cfg, ln)
 	n.GoNamed("test server", func(ctx context.Context) error {
 		err := srv.Serve(ctx, h)
 		if ctx.Err() != nil {

@@ -60,7 +60,8 @@ type DialOptions struct {
 	Subprotocols []string
 	// Header holds extra fields for the opening handshake request, such as
 	// Origin, Cookie or Authorization. Fields the handshake sets itself
-	// (Host, Upgrade, Connection, Sec-WebSocket-*) are an error.
+	// (Host, Upgrade, Connection, Sec-WebSocket-*) are an error matching
+	// ErrBadOption, as are Subprotocols that are not HTTP tokens.
 	Header http.Header
 	// TLSConfig configures TLS for wss URLs. nil means a default
 	// configuration, which verifies the server's certificate against the

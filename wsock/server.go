@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -45,11 +46,12 @@ func newServerConfig(o *ServerOptions) (*serverConfig, error) {
 	return &serverConfig{opts: *o, lim: lim, log: lim.logger}, nil
 }
 
-// A Server accepts WebSocket connections on a listener. Make one with Listen,
-// then call Serve (or use ServeTask).
+// A Server accepts WebSocket connections on one or more listeners. Make one
+// with Listen (or NewServer, on listeners of your own), then call Serve (or
+// use ServeTask).
 type Server struct {
 	srv     *serverConfig
-	ln      net.Listener
+	lns     []serverListener
 	serving atomic.Bool
 	conns   *connSet // connection tasks, wherever they run
 }
@@ -65,33 +67,27 @@ func Listen(addr string, opts *ServerOptions) (*Server, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("wsock: listen: %w", err)
+		return nil, fmt.Errorf("wsock: %w", err) // "listen tcp ADDR: ..."
 	}
-	if srv.opts.TLSConfig != nil {
-		ln = tls.NewListener(ln, srv.opts.TLSConfig)
-	}
-	return newServer(ln, srv), nil
+	return newServer(srv, ln), nil
 }
 
-func newServer(ln net.Listener, srv *serverConfig) *Server {
-	return &Server{srv: srv, ln: ln, conns: newConnSet()}
-}
+// Addr returns the address the server listens on: its first listener's.
+func (s *Server) Addr() net.Addr { return s.lns[0].Addr() }
 
-// Addr returns the address the server listens on.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+// Port returns the TCP port the server listens on: its first listener's (0
+// if that one is not TCP).
+func (s *Server) Port() int { return s.Endpoints()[0].Port() }
 
-// Port returns the TCP port the server listens on (0 if its listener is not
-// TCP).
-func (s *Server) Port() int {
-	if a, ok := s.ln.Addr().(*net.TCPAddr); ok {
-		return a.Port
+// Close closes the listeners of a server that will not Serve. Serve closes
+// them itself when it returns.
+func (s *Server) Close() error {
+	var errs []error
+	for _, ln := range s.lns {
+		errs = append(errs, ln.Close())
 	}
-	return 0
+	return errors.Join(errs...)
 }
-
-// Close closes the listener of a server that will not Serve. Serve closes it
-// itself when it returns.
-func (s *Server) Close() error { return s.ln.Close() }
 
 // Serve accepts connections and serves each with h until ctx is cancelled
 // or accepting fails for good (trio-websocket's serve_websocket); a server
@@ -107,8 +103,10 @@ func (s *Server) Close() error { return s.ln.Close() }
 // Cancelling ctx drains the server: it stops accepting, cancels every
 // handler, sends 1001 (GoingAway) to every open connection, waits for their
 // closing handshakes (each bounded by DisconnectTimeout), and returns once
-// every goroutine it started has returned, with ctx's cancellation error (or
-// the accept error that stopped it).
+// every goroutine it started has returned, with ctx's cancellation error. A
+// listener failing for good (not a temporary error) drains the server too,
+// and Serve returns that failure. Each listener is accepted from by a task of
+// the server's own; Serve closes every listener when it returns.
 func (s *Server) Serve(ctx context.Context, h Handler) error {
 	if h == nil {
 		panic("wsock: Serve with a nil Handler")
@@ -116,13 +114,13 @@ func (s *Server) Serve(ctx context.Context, h Handler) error {
 	if !s.serving.CompareAndSwap(false, true) {
 		return errors.New("wsock: serve: the server has already served")
 	}
-	defer s.ln.Close()
+	defer s.Close()
 	var acceptErr error
 	// The server's nursery is shielded from ctx: when ctx is cancelled its
 	// connections close gracefully instead of being dropped.
 	_ = cancel.New(cancel.WithShield()).Run(ctx, func(sctx context.Context) error {
 		return nursery.Run(sctx, func(_ context.Context, n *nursery.Nursery) error {
-			acceptErr = s.acceptLoop(ctx, n, h)
+			acceptErr = s.acceptAll(ctx, n, h)
 			s.conns.drain()
 			return nil
 		})
@@ -163,14 +161,45 @@ func ServeTask(addr string, h Handler, opts *ServerOptions) func(ctx context.Con
 	}
 }
 
-// acceptLoop accepts connections until ctx is cancelled (nil) or the
-// listener fails for good (the error), starting a task for each.
-func (s *Server) acceptLoop(ctx context.Context, n *nursery.Nursery, h Handler) error {
-	release := closeOnCancel(ctx, s.ln)
+// acceptAll accepts connections on every listener, each in a task, starting
+// a task of n for each connection, until ctx is cancelled (nil) or a listener
+// fails for good (its error, which stops the others).
+func (s *Server) acceptAll(ctx context.Context, n *nursery.Nursery, h Handler) error {
+	if len(s.lns) == 1 {
+		return s.acceptLoop(ctx, n, s.lns[0], h)
+	}
+	var mu sync.Mutex
+	var first error
+	accepting := cancel.New()
+	_ = accepting.Run(ctx, func(ctx context.Context) error {
+		return nursery.Run(ctx, func(ctx context.Context, an *nursery.Nursery) error {
+			for _, ln := range s.lns {
+				an.GoNamed("wsock accept "+ln.Addr().String(), func(ctx context.Context) error {
+					if err := s.acceptLoop(ctx, n, ln, h); err != nil {
+						mu.Lock()
+						if first == nil {
+							first = err
+						}
+						mu.Unlock()
+						accepting.Cancel("wsock: a listener failed")
+					}
+					return nil
+				})
+			}
+			return nil
+		})
+	})
+	return first
+}
+
+// acceptLoop accepts connections on ln until ctx is cancelled (nil) or ln
+// fails for good (the error), starting a task of n for each.
+func (s *Server) acceptLoop(ctx context.Context, n *nursery.Nursery, ln net.Listener, h Handler) error {
+	release := closeOnCancel(ctx, ln)
 	defer release()
 	var delay time.Duration
 	for {
-		nc, err := s.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -316,7 +345,7 @@ func writeError(nc net.Conn, status int, h http.Header, msg string) {
 func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) error {
 	var herr error
 	_ = nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
-		r.own(n)
+		r.own(ctx, n)
 		returned := false
 		defer func() {
 			if !returned { // the handler panicked into the handler nursery
@@ -337,6 +366,9 @@ func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) err
 				}
 			}
 			herr = s.callHandler(ctx, r, h)
+			// Before the scope's exit cancels ctx: an Accept whose write
+			// that cancellation cuts off then says why (see Accept).
+			r.markReturned()
 			return nil
 		})
 		r.settle()

@@ -307,7 +307,7 @@ func TestDrainSendsGoingAwayAndWaitsForHandlers(t *testing.T) {
 			cfg, err := newServerConfig(nil)
 			require.NoError(t, err)
 			ln := newWSPipeListener()
-			srv := newServer(ln, cfg)
+			srv := newServer(cfg, ln)
 			var serveErr error
 			n.Go(func(ctx context.Context) error {
 				return serving.Run(ctx, func(ctx context.Context) error {
@@ -350,7 +350,7 @@ func TestDrainClosesConnectionsStillInTheirHandshake(t *testing.T) {
 			cfg, err := newServerConfig(nil)
 			require.NoError(t, err)
 			ln := newWSPipeListener()
-			srv := newServer(ln, cfg)
+			srv := newServer(cfg, ln)
 			n.Go(func(ctx context.Context) error {
 				return serving.Run(ctx, func(ctx context.Context) error { return srv.Serve(ctx, echoHandler) })
 			})
@@ -378,7 +378,7 @@ func TestDrainBoundsEachClosingHandshakeByDisconnectTimeout(t *testing.T) {
 			cfg, err := newServerConfig(&ServerOptions{DisconnectTimeout: 4 * time.Second})
 			require.NoError(t, err)
 			ln := newWSPipeListener()
-			srv := newServer(ln, cfg)
+			srv := newServer(cfg, ln)
 			n.Go(func(ctx context.Context) error {
 				return serving.Run(ctx, func(ctx context.Context) error {
 					return srv.Serve(ctx, func(ctx context.Context, r *Request) error {
@@ -430,7 +430,7 @@ func TestDrainSendsGoingAwayEvenToABusyHandler(t *testing.T) {
 			cfg, err := newServerConfig(nil)
 			require.NoError(t, err)
 			ln := newWSPipeListener()
-			srv := newServer(ln, cfg)
+			srv := newServer(cfg, ln)
 			n.Go(func(ctx context.Context) error {
 				return serving.Run(ctx, func(ctx context.Context) error {
 					return srv.Serve(ctx, func(ctx context.Context, r *Request) error {

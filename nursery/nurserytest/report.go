@@ -32,12 +32,12 @@ type LeakError struct {
 //	        created by  main.(*conn).serve /src/conn.go:64 (goroutine 12)
 //	(no task)
 //	  goroutine 7 [select]
-//	        …
+//	      blocks in   …
 func (e *LeakError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "nurserytest: %d leaked goroutine%s, by task:\n", len(e.Goroutines), plural(len(e.Goroutines)))
 	var prev []string
-	for _, g := range e.Goroutines {
+	for _, g := range byTask(e.Goroutines) {
 		path := segments(g.Task)
 		common := 0
 		for common < len(prev) && common < len(path) && prev[common] == path[common] {
@@ -90,9 +90,12 @@ func plural(n int) string {
 	return "s"
 }
 
-// newLeakError returns the report of gs, sorted by task path segment by
-// segment (so that a task's subtree stays together) and by ID.
-func newLeakError(gs []Goroutine) *LeakError {
+// newLeakError returns the report of gs.
+func newLeakError(gs []Goroutine) *LeakError { return &LeakError{Goroutines: byTask(gs)} }
+
+// byTask returns gs sorted by task path, segment by segment (so that a
+// task's subtree stays together), those of no task last, and by ID.
+func byTask(gs []Goroutine) []Goroutine {
 	gs = slices.Clone(gs)
 	slices.SortStableFunc(gs, func(a, b Goroutine) int {
 		if (a.Task == "") != (b.Task == "") {
@@ -106,5 +109,5 @@ func newLeakError(gs []Goroutine) *LeakError {
 		}
 		return a.ID - b.ID
 	})
-	return &LeakError{Goroutines: gs}
+	return gs
 }

@@ -64,13 +64,12 @@ func (g Goroutine) Top() Frame {
 }
 
 // Caller returns the innermost frame of code outside the standard library
-// and outside gotrio's nursery and cancel packages: the user code that made
-// the blocking call. It is the zero Frame when Top is that frame already or
+// and gotrio's library: the user code that made the blocking call. It is the zero Frame when Top is that frame already or
 // when there is none.
 func (g Goroutine) Caller() Frame {
 	top := g.Top()
 	for _, f := range g.Frames {
-		if !stdFrame(f) && !plumbingFrame(f.Function) {
+		if !stdFrame(f) && !libraryFrame(f.Function) {
 			if f == top {
 				return Frame{}
 			}
@@ -80,12 +79,12 @@ func (g Goroutine) Caller() Frame {
 	return Frame{}
 }
 
-// Entry returns the outermost frame outside the runtime and gotrio's task
-// plumbing: for a task, the task's function; for a goroutine started with a
+// Entry returns the outermost frame outside the runtime and gotrio's
+// library: for a task, the task's function; for a goroutine started with a
 // go statement, the function it started with.
 func (g Goroutine) Entry() Frame {
 	for i := len(g.Frames) - 1; i >= 0; i-- {
-		if f := g.Frames[i]; !runtimeFrame(f.Function) && !plumbingFrame(f.Function) {
+		if f := g.Frames[i]; !runtimeFrame(f.Function) && !libraryFrame(f.Function) {
 			return f
 		}
 	}
@@ -99,11 +98,17 @@ func runtimeFrame(function string) bool {
 		strings.Contains(function, ".runtime_") // sync.runtime_Semacquire, poll's runtime_pollWait
 }
 
-// plumbingFrame reports whether function is gotrio's own task plumbing,
-// which every task's stack holds below the task's function.
-func plumbingFrame(function string) bool {
-	for _, p := range []string{modulePath + "nursery.", modulePath + "cancel."} {
-		if strings.HasPrefix(function, p) {
+// libraryFrame reports whether function is code of gotrio's library
+// (nursery, cancel, wsock and their test helpers) rather than of its user:
+// a task's stack holds the nursery's plumbing below the task's function, and
+// a connection's goroutines run wsock's code only.
+func libraryFrame(function string) bool {
+	rest, ok := strings.CutPrefix(function, modulePath)
+	if !ok {
+		return false
+	}
+	for _, pkg := range []string{"nursery.", "nursery/nurserytest.", "cancel.", "wsock.", "wsock/internal/", "wsock/wsocktest."} {
+		if strings.HasPrefix(rest, pkg) {
 			return true
 		}
 	}
@@ -141,6 +146,14 @@ var goroot = func() string {
 	}
 	return ""
 }()
+
+// Goroutines returns every goroutine of the process but the caller's, each
+// with its task, for checks of one's own; a LeakError made of some of them
+// reports them as Find does.
+func Goroutines() []Goroutine {
+	gs := snapshot()
+	return gs[min(1, len(gs)):]
+}
 
 // snapshot returns every goroutine, the caller's first, each with its task.
 func snapshot() []Goroutine {

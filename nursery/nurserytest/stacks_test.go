@@ -129,3 +129,48 @@ func FuzzParseStacks(f *testing.F) {
 		}
 	})
 }
+
+func TestCallerAndEntrySkipGotriosLibrary(t *testing.T) {
+	gs := nurserytest.ParseStacks([]byte(`goroutine 9 [select]:
+github.com/gotrio/gotrio/wsock.(*Conn).Receive(0x1, {0x2, 0x3})
+	/gotrio/wsock/read.go:60 +0x1
+example.com/app.chat(...)
+	/app/chat.go:12 +0x2
+github.com/gotrio/gotrio/wsock/wsocktest_test.TestChat.func1(0x1)
+	/gotrio/wsock/wsocktest/chat_test.go:30 +0x3
+github.com/gotrio/gotrio/nursery.(*Nursery).run(0x1, 0x2, 0x3)
+	/gotrio/nursery/nursery.go:173 +0xb0
+created by github.com/gotrio/gotrio/nursery.(*Nursery).GoNamed in goroutine 8
+	/gotrio/nursery/nursery.go:122 +0xdb
+`))
+	require.Len(t, gs, 1)
+	assert.Equal(t, "github.com/gotrio/gotrio/wsock.(*Conn).Receive", gs[0].Top().Function)
+	assert.Equal(t, "example.com/app.chat", gs[0].Caller().Function)
+	assert.Equal(t, "github.com/gotrio/gotrio/wsock/wsocktest_test.TestChat.func1", gs[0].Entry().Function,
+		"a test package of gotrio is user code")
+}
+
+func TestGoroutinesLeavesOutTheCaller(t *testing.T) {
+	me := nurserytest.Snapshot()[0].ID
+	for _, g := range nurserytest.Goroutines() {
+		assert.NotEqual(t, me, g.ID)
+	}
+}
+
+func TestALeakErrorOfAnyOrderPrintsATree(t *testing.T) {
+	err := &nurserytest.LeakError{Goroutines: []nurserytest.Goroutine{
+		{ID: 3, State: "select"},
+		{ID: 2, Task: "a/x", State: "select"},
+		{ID: 4, Task: "a b", State: "select"},
+		{ID: 1, Task: "a", State: "select"},
+	}}
+	assert.Equal(t, `nurserytest: 4 leaked goroutines, by task:
+a
+  goroutine 1 [select]
+  x
+    goroutine 2 [select]
+a b
+  goroutine 4 [select]
+(no task)
+  goroutine 3 [select]`, err.Error())
+}

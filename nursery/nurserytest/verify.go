@@ -180,8 +180,7 @@ func FindUnder(path string) error {
 	var leaked []Goroutine
 	for attempt := 0; ; attempt++ {
 		leaked = leaked[:0]
-		gs := snapshot()
-		for _, g := range gs[min(1, len(gs)):] { // the caller's goroutine comes first
+		for _, g := range Goroutines() {
 			if g.Task == path || strings.HasPrefix(g.Task, path+"/") {
 				leaked = append(leaked, g)
 			}

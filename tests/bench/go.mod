@@ -17,4 +17,5 @@ require (
 require (
 	github.com/dolthub/maphash v0.1.0 // indirect
 	github.com/klauspost/compress v1.17.9 // indirect
+	golang.org/x/net v0.63.0 // indirect
 )

@@ -116,6 +116,7 @@ func gotrioRoom(h *handler) (*room, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	//gotrio:go the benchmark server runs the way the compared libraries' servers do; joined by <-done
 	go func() {
 		defer close(done)
 		_ = srv.Serve(ctx, func(ctx context.Context, r *wsock.Request) error {

@@ -161,6 +161,7 @@ func (g gotrioClient) sync() error {
 }
 
 func (g gotrioClient) listen(h *handler) {
+	//gotrio:go listen returns at once for every library alike (wsClient); the reader ends when the connection closes
 	go func() {
 		ctx := context.Background()
 		for {

@@ -124,6 +124,7 @@ func (g gorillaClient) send(msg []byte, n int) error {
 }
 
 func (g gorillaClient) listen(h *handler) {
+	//gotrio:go listen returns at once for every library alike (wsClient); the reader ends when the connection closes
 	go func() {
 		for {
 			typ, _, err := g.c.ReadMessage()
@@ -244,6 +245,7 @@ func (c coderClient) send(msg []byte, n int) error {
 }
 
 func (c coderClient) listen(h *handler) {
+	//gotrio:go listen returns at once for every library alike (wsClient); the reader ends when the connection closes
 	go func() {
 		for {
 			typ, _, err := c.c.Read(context.Background())

@@ -2,13 +2,15 @@
 #     include tests/interop/peers.mk
 #     test: peers
 # `make peers` installs only what is missing: the Debian packages of the
-# Python peers and Chromium (apt-get), and the Node `ws` peer (npm ci from the
-# checked-in package-lock.json). Paths are relative to the repository root.
+# Python peers, Chromium and nats-server (for examples/cluster) with apt-get,
+# and the Node `ws` peer (npm ci from the checked-in package-lock.json).
+# Paths are relative to the repository root.
 
 INTEROP_DIR ?= tests/interop
 PEERS_PYTHON ?= /usr/bin/python3
 PEERS_NODE ?= /usr/bin/node
 PEERS_CHROMIUM ?= /usr/bin/chromium
+PEERS_NATS ?= /usr/sbin/nats-server
 PEERS_SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: peers peers-apt peers-npm
@@ -20,6 +22,7 @@ peers-apt:
 	$(PEERS_PYTHON) -c 'import trio_websocket' 2>/dev/null || missing="$$missing python3-trio-websocket"; \
 	$(PEERS_PYTHON) -c 'import websockets' 2>/dev/null || missing="$$missing python3-websockets"; \
 	test -x $(PEERS_CHROMIUM) || missing="$$missing chromium"; \
+	test -x $(PEERS_NATS) || command -v nats-server >/dev/null || missing="$$missing nats-server"; \
 	test -x $(PEERS_NODE) && command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "peers: installing$$missing"; \

@@ -175,7 +175,10 @@ func TestDrainIsBoundedByDisconnectTimeoutWhenAHandlerIsStuckInSend(t *testing.T
 				}
 				big := make([]byte, 64<<10)
 				for i := range maxExchanges {
-					if i == 1 {
+					// Three whole messages out: the client's queue holds one
+					// and its parked reader another, so it reads nothing more
+					// — the Close frame included — and the drain must wait.
+					if i == 3 {
 						close(sending)
 					}
 					// Deaf to the server's cancellation, to a client that

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -153,5 +154,46 @@ func TestHTTPHandlerOutlivesHTTPTestCloseUntilItsClientLeaves(t *testing.T) {
 		})
 		require.NoError(t, err)
 		j.serving.Wait() // the handler ends with its connection
+	})
+}
+
+func TestHTTPHandlerShutdownJoinsEveryConnectionItServes(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const clients = 10
+	scenario(t, func() {
+		var accepted sync.WaitGroup
+		accepted.Add(clients)
+		ws := wsock.NewHTTPHandler(func(ctx context.Context, r *wsock.Request) error {
+			c, err := r.Accept(ctx, nil)
+			if err != nil {
+				return err
+			}
+			accepted.Done()
+			_, _ = c.Receive(ctx) // until the shutdown
+			return nil
+		}, &wsock.ServerOptions{Logger: quiet, KeepAlive: wsock.KeepAliveOptions{Interval: time.Hour}})
+		ts := httptest.NewUnstartedServer(ws)
+		ws.RegisterOn(ts.Config)
+		ts.Start()
+		url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/"
+		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+			for range clients {
+				n.Go(func(ctx context.Context) error {
+					return wsock.Open(ctx, url, &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
+						_, err := c.Receive(ctx)
+						assert.Equal(t, wsock.GoingAway, wsock.CloseStatus(err))
+						return nil
+					})
+				})
+			}
+			accepted.Wait()
+			require.NoError(t, ts.Config.Shutdown(ctx))
+			// Every handler, reader and keep-alive task has returned once
+			// Shutdown has: nothing of the server's is left.
+			require.NoError(t, ws.Shutdown(ctx))
+			return nil
+		})
+		require.NoError(t, err)
+		ts.Close()
 	})
 }

@@ -22,6 +22,7 @@ type fakeT struct {
 
 	mu       sync.Mutex
 	errors   []string
+	logs     []string
 	cleanups []func()
 }
 
@@ -40,6 +41,12 @@ func (f *fakeT) Errorf(format string, args ...any) { f.record(fmt.Sprintf(format
 func (f *fakeT) Fatalf(format string, args ...any) {
 	f.record(fmt.Sprintf(format, args...))
 	runtime.Goexit()
+}
+
+func (f *fakeT) Log(args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logs = append(f.logs, fmt.Sprint(args...))
 }
 
 func (f *fakeT) record(s string) {

@@ -15,7 +15,6 @@ import (
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/nursery/nurserytest"
 	"github.com/gotrio/gotrio/wsock"
-	"github.com/gotrio/gotrio/wsock/internal/serverhook"
 )
 
 // Options configure a test server. A nil *Options means the defaults.
@@ -76,14 +75,14 @@ func NewServer(t testing.TB, h wsock.Handler, opts *Options) *Server {
 		}
 		ln, s.url = tcp, "ws://"+tcp.Addr().String()+"/"
 	}
-	srv, err := serverhook.NewServer(ln, o.Server)
+	srv, err := wsock.NewServer(o.Server, ln)
 	if err != nil {
 		_ = ln.Close()
 		t.Fatalf("wsocktest: new server: %v", err)
 	}
 	s.h = startHarness(t.Context(), s.task, func(ctx context.Context, n *nursery.Nursery) {
 		n.GoNamed("serve", func(ctx context.Context) error {
-			return srv.(*wsock.Server).Serve(ctx, h)
+			return srv.Serve(ctx, h)
 		})
 	})
 	t.Cleanup(s.Close)
@@ -132,30 +131,31 @@ func (s *Server) Close() {
 	})
 }
 
-// resolve returns the options with their defaults filled in.
+// resolve returns the options with their defaults filled in, in copies of
+// the caller's.
 func resolve(t testing.TB, opts *Options) Options {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
+	o.Server, o.Dial = copyOf(o.Server), copyOf(o.Dial)
 	logger := slog.New(slog.NewTextHandler(testLog{t}, nil))
-	server := wsock.ServerOptions{}
-	if o.Server != nil {
-		server = *o.Server
+	if o.Server.Logger == nil {
+		o.Server.Logger = logger
 	}
-	if server.Logger == nil {
-		server.Logger = logger
+	if o.Dial.Logger == nil {
+		o.Dial.Logger = logger
 	}
-	o.Server = &server
-	dial := wsock.DialOptions{}
-	if o.Dial != nil {
-		dial = *o.Dial
-	}
-	if dial.Logger == nil {
-		dial.Logger = logger
-	}
-	o.Dial = &dial
 	return o
+}
+
+// copyOf returns a copy of *p, or a new zero value when p is nil.
+func copyOf[T any](p *T) *T {
+	var v T
+	if p != nil {
+		v = *p
+	}
+	return &v
 }
 
 // testLog is an io.Writer onto a test's log, for slog.

@@ -2,6 +2,8 @@ package wsocktest_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"regexp"
 	"testing"
 	"testing/synctest"
@@ -125,4 +127,42 @@ func TestCloseChecksOnlyTheServersOwnGoroutines(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
+}
+
+func TestHandlerFailuresGoToTheTestLog(t *testing.T) {
+	ft := newFakeT(t)
+	srv := wsocktest.NewServer(ft, func(ctx context.Context, r *wsock.Request) error {
+		if _, err := r.Accept(ctx, nil); err != nil {
+			return err
+		}
+		return errors.New("boom")
+	}, nil)
+	err := srv.Open(t.Context(), func(ctx context.Context, c *wsock.Conn) error {
+		_, err := c.Receive(ctx)
+		return err
+	})
+	var ce *wsock.ClosedError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, wsock.InternalError, ce.Reason.Code)
+	assert.Empty(t, ft.finish(), "a handler's failure is the handler's, not the test's")
+	require.Len(t, ft.logs, 1)
+	assert.Contains(t, ft.logs[0], `msg="wsock: handler failed"`)
+	assert.Contains(t, ft.logs[0], "err=boom")
+}
+
+func TestParallelServersEachCheckTheirOwnSubtree(t *testing.T) {
+	// Twelve servers, so that "wsocktest server 1" runs beside
+	// "wsocktest server 1x": a subtree is its path and what lies below it.
+	for i := range 12 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			srv := wsocktest.NewServer(t, wsocktest.Echo, &wsocktest.Options{Pipe: i%2 == 0})
+			err := srv.Open(t.Context(), func(ctx context.Context, c *wsock.Conn) error {
+				got, err := roundTrip(ctx, c, srv.Task())
+				assert.Equal(t, srv.Task(), got)
+				return err
+			})
+			require.NoError(t, err)
+		})
+	}
 }

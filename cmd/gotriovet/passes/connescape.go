@@ -17,8 +17,9 @@ var ConnEscape = &analysis.Analyzer{
 
 wsock.Open closes its connection when the body returns, and a server closes
 a handler's connection when the handler returns; a *wsock.Conn kept beyond
-that is closed under whoever uses it. The check follows the conn c of a
-function literal passed to wsock.Open, and a conn a function gets from
+that is closed under whoever uses it. The check follows the conn c of the body
+passed to wsock.Open (a function literal, a local variable set once to one,
+or a function or method declared in the package), and a conn a function gets from
 (*wsock.Request).Accept, with the same rules as nurseryescape: it reports a
 value holding the conn that is stored in a variable declared outside the
 callback, a package-level variable, or a field or element of something from
@@ -37,17 +38,20 @@ line above that says why: //gotrio:connescape <reason>.`,
 func runConnEscape(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	const what = "*wsock.Conn"
-	optOuts := newOptOuts(pass, "connescape")
+	optOuts := newOptOuts(pass, "connescape", true)
+	funcs := indexFuncs(pass)
+	checked := map[ast.Node]bool{}
 	for c := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
 		call := c.Node().(*ast.CallExpr)
 		fn := callee(pass.TypesInfo, call)
 		switch {
 		case isFunc(fn, wsockPath, "Open") && len(call.Args) == 4:
-			body, ok := ast.Unparen(call.Args[3]).(*ast.FuncLit)
-			if !ok {
+			body := funcs.value(call.Args[3])
+			if body == nil || checked[body] {
 				continue
 			}
-			if conn := funcLitParam(pass.TypesInfo, body, 1); conn != nil {
+			checked[body] = true
+			if conn := funcParam(pass.TypesInfo, body, 1); conn != nil {
 				checkEscape(pass, optOuts, body, conn, what)
 			}
 		case isMethod(fn, wsockPath, "Request", "Accept"):

@@ -2,6 +2,7 @@ package passes
 
 import (
 	"go/ast"
+	"go/token"
 	"go/types"
 
 	"golang.org/x/tools/go/analysis"
@@ -26,7 +27,8 @@ Use the ctx in scope; to detach work on purpose (a cleanup that must run
 after cancellation), say so with context.WithoutCancel(ctx), which keeps
 the values, or a shielded cancel scope. A function with no ctx in scope
 (main before it makes one, init, package-level variables, a method like
-Close that takes none) is not reported.
+Close that takes none) is not reported, nor is the idiom that gives a nil
+ctx a root (if ctx == nil { ctx = context.Background() }).
 
 Test files are not checked unless -ctxbackground.tests is set: a test is
 the root of its own tree, and tests of cancellation build independent roots
@@ -44,7 +46,7 @@ func init() {
 
 func runCtxBackground(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
-	optOuts := newOptOuts(pass, "ctxbackground")
+	optOuts := newOptOuts(pass, "ctxbackground", ctxBackgroundTests)
 	for c := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
 		call := c.Node().(*ast.CallExpr)
 		fn := callee(pass.TypesInfo, call)
@@ -52,6 +54,9 @@ func runCtxBackground(pass *analysis.Pass) (any, error) {
 			continue
 		}
 		if !ctxBackgroundTests && isTestFile(pass, call) {
+			continue
+		}
+		if defaultsNilContext(pass.TypesInfo, c) {
 			continue
 		}
 		if ctx := contextInScope(pass, call); ctx != nil && !optOuts.allowed(call) {
@@ -79,4 +84,37 @@ func contextInScope(pass *analysis.Pass, node ast.Node) *types.Var {
 		}
 	}
 	return nil
+}
+
+// defaultsNilContext reports whether the call at c is the idiom that gives a
+// nil ctx a root, which cuts nothing:
+//
+//	if ctx == nil {
+//		ctx = context.Background()
+//	}
+func defaultsNilContext(info *types.Info, c inspector.Cursor) bool {
+	assign, ok := c.Parent().Node().(*ast.AssignStmt)
+	if !ok || assign.Tok != token.ASSIGN || len(assign.Lhs) != 1 || len(assign.Rhs) != 1 {
+		return false
+	}
+	lhs, ok := assign.Lhs[0].(*ast.Ident)
+	if !ok {
+		return false
+	}
+	v := info.ObjectOf(lhs)
+	block, ok := c.Parent().Parent().Node().(*ast.BlockStmt)
+	if !ok {
+		return false
+	}
+	ifStmt, ok := c.Parent().Parent().Parent().Node().(*ast.IfStmt)
+	if !ok || ifStmt.Body != block {
+		return false
+	}
+	cond, ok := ast.Unparen(ifStmt.Cond).(*ast.BinaryExpr)
+	if !ok || cond.Op != token.EQL {
+		return false
+	}
+	isV := func(x ast.Expr) bool { id, ok := ast.Unparen(x).(*ast.Ident); return ok && info.ObjectOf(id) == v }
+	isNil := func(x ast.Expr) bool { return info.Types[x].IsNil() }
+	return isV(cond.X) && isNil(cond.Y) || isNil(cond.X) && isV(cond.Y)
 }

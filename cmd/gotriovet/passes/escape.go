@@ -70,6 +70,9 @@ func (e *escape) reportf(node ast.Node, format string, args ...any) {
 // holds reports whether the value of x may hold the handle.
 func (e *escape) holds(x ast.Expr) bool {
 	info := e.pass.TypesInfo
+	if _, basic := types.Unalias(info.TypeOf(x)).(*types.Basic); basic {
+		return false // a number, string or bool cannot hold a pointer
+	}
 	switch x := ast.Unparen(x).(type) {
 	case *ast.Ident:
 		return e.held[info.Uses[x]]
@@ -292,17 +295,6 @@ func (e *escape) call(call *ast.CallExpr) {
 func methodRecv(call *ast.CallExpr) ast.Expr {
 	if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok {
 		return sel.X
-	}
-	return nil
-}
-
-// funcBody returns the body of a *ast.FuncLit or *ast.FuncDecl.
-func funcBody(fn ast.Node) *ast.BlockStmt {
-	switch fn := fn.(type) {
-	case *ast.FuncLit:
-		return fn.Body
-	case *ast.FuncDecl:
-		return fn.Body
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ func runGoStmt(pass *analysis.Pass) (any, error) {
 		return nil, nil // the one place goroutines are started
 	}
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
-	optOuts := newOptOuts(pass, "go")
+	optOuts := newOptOuts(pass, "go", true)
 	for c := range insp.Root().Preorder((*ast.GoStmt)(nil)) {
 		stmt := c.Node().(*ast.GoStmt)
 		if optOuts.allowed(stmt) || inBubble(pass, c) {

@@ -21,11 +21,12 @@ var IgnoredCtx = &analysis.Analyzer{
 
 Cancellation in Go is cooperative: a task that never looks at its ctx
 cannot be cancelled, so the nursery or scope that wants to stop it waits
-until it finishes on its own. A task body is a function literal whose first
+until it finishes on its own. A task body is a function whose first
 parameter is a context.Context, passed to a function of gotrio (nursery.Run,
 n.Go, n.GoNamed, nursery.Start, Scope.Run, MoveOnAfter, FailAfter,
 wsock.Open, wsock.Serve and other handlers) or converted to one of its
-function types (wsock.Handler). When the body never refers to its ctx
+function types (wsock.Handler): a function literal, a local variable set
+once to one, or a function or method declared in the package. When the body never refers to its ctx
 parameter (or leaves it unnamed), the check reports each place it blocks:
 time.Sleep, a channel receive or send outside a select, and a select with
 no default case. Nested function literals are not searched for blocking
@@ -53,41 +54,38 @@ func init() {
 
 func runIgnoredCtx(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
-	optOuts := newOptOuts(pass, "ignoredctx")
-	for c := range insp.Root().Preorder((*ast.FuncLit)(nil)) {
-		lit := c.Node().(*ast.FuncLit)
-		if !ignoredCtxTests && isTestFile(pass, lit) || !isTaskBody(pass.TypesInfo, c) {
+	info := pass.TypesInfo
+	optOuts := newOptOuts(pass, "ignoredctx", ignoredCtxTests)
+	funcs := indexFuncs(pass)
+	checked := map[ast.Node]bool{}
+	for c := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
+		call := c.Node().(*ast.CallExpr)
+		if !takesTaskBodies(info, call) {
 			continue
 		}
-		ctx := funcLitParam(pass.TypesInfo, lit, 0)
-		if ctx != nil && uses(pass.TypesInfo, lit.Body, ctx) {
-			continue
+		for _, arg := range call.Args {
+			body := funcs.value(arg)
+			if body == nil || checked[body] || !takesCtxFirst(funcSignature(info, body)) {
+				continue
+			}
+			checked[body] = true
+			if !ignoredCtxTests && isTestFile(pass, body) {
+				continue
+			}
+			if ctx := funcParam(info, body, 0); ctx != nil && uses(info, funcBody(body), ctx) {
+				continue
+			}
+			checkBlocking(pass, optOuts, body, funcBody(body))
 		}
-		checkBlocking(pass, optOuts, lit, lit.Body)
 	}
 	optOuts.reportUnused()
 	return nil, nil
 }
 
-// isTaskBody reports whether the function literal at c takes a ctx first and
-// is passed to a gotrio function or converted to a gotrio function type.
-func isTaskBody(info *types.Info, c inspector.Cursor) bool {
-	lit := c.Node().(*ast.FuncLit)
-	sig, ok := info.TypeOf(lit).(*types.Signature)
-	if !ok || sig.Params().Len() == 0 || !isContext(sig.Params().At(0).Type()) {
-		return false
-	}
-	parent := c.Parent()
-	for {
-		if _, ok := parent.Node().(*ast.ParenExpr); !ok {
-			break
-		}
-		parent = parent.Parent()
-	}
-	call, ok := parent.Node().(*ast.CallExpr)
-	if !ok || call.Fun == lit {
-		return false
-	}
+// takesTaskBodies reports whether call calls a function of gotrio or
+// converts to one of its function types (wsock.Handler): the calls whose
+// function-valued arguments are task bodies.
+func takesTaskBodies(info *types.Info, call *ast.CallExpr) bool {
 	if tv, ok := info.Types[call.Fun]; ok && tv.IsType() {
 		named, ok := types.Unalias(tv.Type).(*types.Named)
 		return ok && named.Obj().Pkg() != nil && inGotrioPath(named.Obj().Pkg().Path())
@@ -95,9 +93,15 @@ func isTaskBody(info *types.Info, c inspector.Cursor) bool {
 	return inGotrio(callee(info, call))
 }
 
-// checkBlocking reports the blocking operations of the task body lit that
-// lie in node, outside nested function literals.
-func checkBlocking(pass *analysis.Pass, optOuts *optOuts, lit *ast.FuncLit, node ast.Node) {
+// takesCtxFirst reports whether sig's first parameter is a context.Context.
+func takesCtxFirst(sig *types.Signature) bool {
+	return sig != nil && sig.Params().Len() > 0 && isContext(sig.Params().At(0).Type())
+}
+
+// checkBlocking reports the blocking operations of the task body (a
+// *ast.FuncLit or *ast.FuncDecl) that lie in node, outside nested function
+// literals.
+func checkBlocking(pass *analysis.Pass, optOuts *optOuts, body ast.Node, node ast.Node) {
 	const advice = "task body never uses its ctx and blocks %s: cancellation cannot stop it; %s"
 	selectOnDone := "select on it together with <-ctx.Done()"
 	ast.Inspect(node, func(n ast.Node) bool {
@@ -116,7 +120,7 @@ func checkBlocking(pass *analysis.Pass, optOuts *optOuts, lit *ast.FuncLit, node
 			}
 			for _, clause := range n.Body.List {
 				for _, stmt := range clause.(*ast.CommClause).Body {
-					checkBlocking(pass, optOuts, lit, stmt)
+					checkBlocking(pass, optOuts, body, stmt)
 				}
 			}
 			return false
@@ -135,7 +139,7 @@ func checkBlocking(pass *analysis.Pass, optOuts *optOuts, lit *ast.FuncLit, node
 					Pos:            n.Pos(),
 					End:            n.End(),
 					Message:        fmt.Sprintf(advice, "in time.Sleep", "use cancel.Sleep(ctx, d)"),
-					SuggestedFixes: sleepFix(pass, lit, n),
+					SuggestedFixes: sleepFix(pass, body, n),
 				})
 			}
 		}
@@ -153,7 +157,7 @@ type rangeOf struct{ pos, end token.Pos }
 func (r rangeOf) Pos() token.Pos { return r.pos }
 func (r rangeOf) End() token.Pos { return r.end }
 
-// sleepFix rewrites the statement time.Sleep(d) in the task body lit into
+// sleepFix rewrites the statement time.Sleep(d) in the task body into
 //
 //	if err := cancel.Sleep(ctx, d); err != nil {
 //		return err
@@ -161,15 +165,15 @@ func (r rangeOf) End() token.Pos { return r.end }
 //
 // naming the ctx parameter and importing package cancel as needed. It
 // offers nothing where that would not compile or would change other code:
-// the call is not a statement of lit, lit does not return just an error, or
+// the call is not a statement of the body, which must return just an error, or
 // the names ctx, err or cancel mean something else there.
-func sleepFix(pass *analysis.Pass, lit *ast.FuncLit, sleep *ast.CallExpr) []analysis.SuggestedFix {
+func sleepFix(pass *analysis.Pass, body ast.Node, sleep *ast.CallExpr) []analysis.SuggestedFix {
 	info := pass.TypesInfo
-	sig := info.TypeOf(lit).(*types.Signature)
+	sig := funcSignature(info, body)
 	if sig.Results().Len() != 1 || !types.Identical(sig.Results().At(0).Type(), types.Universe.Lookup("error").Type()) {
 		return nil
 	}
-	stmt := statementOf(lit.Body, sleep)
+	stmt := statementOf(funcBody(body), sleep)
 	if stmt == nil {
 		return nil
 	}
@@ -181,18 +185,19 @@ func sleepFix(pass *analysis.Pass, lit *ast.FuncLit, sleep *ast.CallExpr) []anal
 	var edits []analysis.TextEdit
 
 	ctxName := "ctx"
-	if ctx := funcLitParam(info, lit, 0); ctx != nil {
+	if ctx := funcParam(info, body, 0); ctx != nil {
 		ctxName = ctx.Name()
 	} else {
 		// Name the parameter ctx: it must not capture a ctx the body uses.
-		if _, obj := scope.LookupParent("ctx", sleep.Pos()); obj != nil && uses(info, lit.Body, obj) {
+		if _, obj := scope.LookupParent("ctx", sleep.Pos()); obj != nil && uses(info, funcBody(body), obj) {
 			return nil
 		}
-		first := lit.Type.Params.List[0]
+		params := funcType(body).Params.List
+		first := params[0]
 		if len(first.Names) == 1 { // func(_ context.Context, ...)
 			edits = append(edits, analysis.TextEdit{Pos: first.Names[0].Pos(), End: first.Names[0].End(), NewText: []byte("ctx")})
 		} else { // func(context.Context, T): name every parameter
-			for i, field := range lit.Type.Params.List {
+			for i, field := range params {
 				name := "_ "
 				if i == 0 {
 					name = "ctx "

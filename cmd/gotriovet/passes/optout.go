@@ -26,10 +26,15 @@ type optOuts struct {
 	all       []*optOut
 }
 
-// newOptOuts collects the //gotrio:name comments of pass's files.
-func newOptOuts(pass *analysis.Pass, name string) *optOuts {
+// newOptOuts collects the //gotrio:name comments of pass's files, of its
+// _test.go files only if tests is set (a check that skips test files leaves
+// their opt-outs alone).
+func newOptOuts(pass *analysis.Pass, name string, tests bool) *optOuts {
 	o := &optOuts{pass: pass, directive: "//gotrio:" + name, byLine: map[*token.File]map[int]*optOut{}}
 	for _, file := range pass.Files {
+		if !tests && isTestFile(pass, file) {
+			continue
+		}
 		tf := pass.Fset.File(file.Pos())
 		lines := map[int]*optOut{}
 		for _, group := range file.Comments {

@@ -10,23 +10,33 @@ import (
 	"github.com/gotrio/gotrio/cmd/gotriovet/passes"
 )
 
+// Each analyzer's testdata (testdata/src/NAME) is its specification: a
+// "// want" comment marks each line it must report, and every other line
+// must stay silent, the tricky accepted cases included. The tests that change
+// an analyzer's flags run first and alone; the others run in parallel.
+
 func TestGoStmt(t *testing.T) {
+	t.Parallel()
 	analysistest.Run(t, analysistest.TestData(), passes.GoStmt, "gostmt", "github.com/gotrio/gotrio/nursery")
 }
 
 func TestNurseryEscape(t *testing.T) {
+	t.Parallel()
 	analysistest.Run(t, analysistest.TestData(), passes.NurseryEscape, "nurseryescape")
 }
 
 func TestConnEscape(t *testing.T) {
+	t.Parallel()
 	analysistest.Run(t, analysistest.TestData(), passes.ConnEscape, "connescape")
 }
 
 func TestCtxBackground(t *testing.T) {
+	t.Parallel()
 	analysistest.Run(t, analysistest.TestData(), passes.CtxBackground, "ctxbackground")
 }
 
 func TestIgnoredCtx(t *testing.T) {
+	t.Parallel()
 	analysistest.RunWithSuggestedFixes(t, analysistest.TestData(), passes.IgnoredCtx, "ignoredctx")
 }
 

@@ -19,6 +19,7 @@ import (
 // the real package with the same signature, or the tests would prove nothing
 // about the real API.
 func TestStubsMatchTheRealPackages(t *testing.T) {
+	t.Parallel()
 	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
 	require.NoError(t, err)
 	if mod, err := os.ReadFile(filepath.Join(root, "go.mod")); err != nil || !strings.HasPrefix(string(mod), "module github.com/gotrio/gotrio\n") {

@@ -121,3 +121,12 @@ func optedOut(ctx context.Context) error {
 		return nil
 	})
 }
+
+func (cl *client) session(ctx context.Context, c *wsock.Conn) error {
+	cl.conn = c // want `stored in a field of a value from outside the callback`
+	return echo(ctx, c)
+}
+
+func namedBody(ctx context.Context, cl *client) error {
+	return wsock.Open(ctx, "ws://localhost/", nil, cl.session)
+}

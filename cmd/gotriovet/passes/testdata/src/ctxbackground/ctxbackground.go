@@ -3,8 +3,6 @@ package ctxbackground
 import (
 	"context"
 	stdctx "context"
-	"os"
-	"os/signal"
 
 	"github.com/gotrio/gotrio/nursery"
 )
@@ -18,7 +16,7 @@ func init() {
 func work(ctx context.Context) error { return ctx.Err() }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt) // ctx is declared by this statement
+	ctx, stop := context.WithCancel(context.Background()) // ctx is declared by this statement
 	defer stop()
 	_ = work(context.Background()) // want `context.Background\(\) cuts the cancellation tree while ctx is in scope: use ctx`
 	_ = ctx
@@ -87,4 +85,27 @@ func endedBlock() error {
 		_ = work(ctx)
 	}
 	return work(context.Background())
+}
+
+// Giving a nil ctx a root cuts nothing.
+func defaultsNil(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if nil == ctx {
+		ctx = context.TODO()
+	}
+	return work(ctx)
+}
+
+// Only that idiom: other assignments in such an if still cut the tree.
+func notTheIdiom(ctx, other context.Context) error {
+	if ctx == nil {
+		other = context.Background() // want `while ctx is in scope`
+	}
+	if ctx != nil {
+		ctx = context.Background() // want `while ctx is in scope`
+	}
+	ctx = context.Background() // want `while ctx is in scope`
+	return work(other)
 }

@@ -1,15 +1,11 @@
 package ctxbackgroundtests
 
-import (
-	"context"
-	"testing"
-)
+import "context"
 
 func work(ctx context.Context) error { return ctx.Err() }
 
 // With -ctxbackground.tests, test files are checked too.
-func TestIndependentRoots(t *testing.T) {
-	ctx := t.Context()
+func independentRoots(ctx context.Context) {
 	_ = work(ctx)
 	_ = work(context.Background()) // want `while ctx is in scope`
 }

@@ -2,13 +2,12 @@ package ignoredctxtests
 
 import (
 	"context"
-	"testing"
 
 	"github.com/gotrio/gotrio/nursery"
 )
 
 // With -ignoredctx.tests, test files are checked too.
-func TestBlocksOnPurpose(t *testing.T) {
+func blocksOnPurpose() {
 	release := make(chan struct{})
 	_ = nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 		n.Go(func(ctx context.Context) error { <-release; return nil }) // want `blocks on a channel receive`

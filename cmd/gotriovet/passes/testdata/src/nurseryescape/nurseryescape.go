@@ -21,7 +21,10 @@ type holder struct{ n *nursery.Nursery }
 type server struct {
 	n     *nursery.Nursery
 	hooks []func()
+	name  string
 }
+
+var names []string
 
 func task(ctx context.Context) error { return nil }
 
@@ -182,6 +185,7 @@ func localAliasesAndHolders(ctx context.Context) error {
 		s.n.Go(task)
 		all := []*nursery.Nursery{n}
 		all[0].Go(task)
+		names = append(names, s.name) // a string cannot hold the handle
 		start := func() { n.Go(task) }
 		start()
 		spawn := n.Go
@@ -222,4 +226,34 @@ func optedOut(ctx context.Context) error {
 		use(n)
 		return nil
 	})
+}
+
+// A body declared as a method is followed too.
+
+func (s *server) serve(ctx context.Context, n *nursery.Nursery) error {
+	s.n = n // want `stored in a field of a value from outside the callback`
+	n.Go(task)
+	return nil
+}
+
+func (s *server) serveWell(ctx context.Context, n *nursery.Nursery) error {
+	use(n)
+	return nil
+}
+
+func namedBodies(ctx context.Context, s *server) error {
+	if err := nursery.Run(ctx, s.serve); err != nil {
+		return err
+	}
+	_ = nursery.Run(ctx, s.serve) // checked once
+	return nursery.Run(ctx, s.serveWell)
+}
+
+// A body held by a variable that is set once is followed too.
+func bodyInAVariable(ctx context.Context) error {
+	body := func(ctx context.Context, n *nursery.Nursery) error {
+		global = n // want `stored in package-level variable global`
+		return nil
+	}
+	return nursery.Run(ctx, body)
 }

@@ -14,7 +14,7 @@ type MessageType int
 
 const TextMessage MessageType = 1
 
-type StatusCode uint16
+type StatusCode int
 
 const NormalClosure StatusCode = 1000
 
