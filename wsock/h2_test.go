@@ -514,3 +514,21 @@ func TestHTTP2ShutdownEndsAWriteTheClientDoesNotRead(t *testing.T) {
 	var closed *ClosedError
 	assert.ErrorAs(t, <-sendErr, &closed)
 }
+
+func TestHTTP2TransportLeavesWsURLsToHTTP1(t *testing.T) {
+	var rec protoRecorder
+	ws := NewHTTPHandler(rec.handle, nil)
+	hs := httptest.NewServer(ws)
+	defer func() {
+		hs.Close()
+		require.NoError(t, ws.Shutdown(context.Background()))
+	}()
+	tr := &HTTP2Transport{}
+	defer tr.CloseIdleConnections()
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/"
+	err := Open(t.Context(), url, &DialOptions{HTTP2: tr}, func(ctx context.Context, c *Conn) error {
+		return c.Ping(ctx, nil)
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"HTTP/1.1"}, rec.seen())
+}
