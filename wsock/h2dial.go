@@ -111,7 +111,10 @@ func (tr *HTTP2Transport) open(ctx context.Context, t target, req *clientRequest
 	}
 	resp := st.resp
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// The body is bounded by ConnectTimeout and ctx, as on HTTP/1.1.
+		release := closeOnCancel(ctx, st)
 		rejected := readRejection(st, &handshake.Response{Status: resp.StatusCode, Header: resp.Header}, nil)
+		release()
 		_ = st.Close()
 		return nil, rejected
 	}
