@@ -306,24 +306,13 @@ func TestHTTP2ServerShutdownClosesWithGoingAway(t *testing.T) {
 	base, shutdown := context.WithCancel(context.Background())
 	defer shutdown()
 	accepted := make(chan struct{})
-	srv := newH2Server(t, func(ctx context.Context, r *Request) error {
-		c, err := r.Accept(ctx, nil)
-		if err != nil {
-			return err
-		}
-		close(accepted)
-		_, err = c.Receive(ctx)
-		return err
-	}, nil, func(s *httptest.Server) {
+	srv := newH2Server(t, awaitShutdown(accepted), nil, func(s *httptest.Server) {
 		s.Config.BaseContext = func(net.Listener) context.Context { return base }
 	})
 	err := Open(t.Context(), srv.wsURL(), &DialOptions{HTTP2: srv.transport(t)}, func(ctx context.Context, c *Conn) error {
 		<-accepted
 		shutdown()
-		_, err := c.Receive(ctx)
-		got := closedReason(t, err)
-		assert.Equal(t, GoingAway, got.Code)
-		assert.Equal(t, shutdownReason, got.Reason)
+		assertDrained(ctx, t, c)
 		return nil
 	})
 	require.NoError(t, err)
@@ -445,15 +434,7 @@ func TestHTTP2ShutdownDrainsTheStreams(t *testing.T) {
 		return
 	}
 	accepted := make(chan struct{})
-	srv := newH2Server(t, func(ctx context.Context, r *Request) error {
-		c, err := r.Accept(ctx, nil)
-		if err != nil {
-			return err
-		}
-		close(accepted)
-		_, err = c.Receive(ctx)
-		return err
-	}, nil)
+	srv := newH2Server(t, awaitShutdown(accepted), nil)
 	srv.ws.RegisterOn(srv.Config)
 	err := nursery.Run(t.Context(), func(ctx context.Context, n *nursery.Nursery) error {
 		n.Go(func(ctx context.Context) error {
@@ -466,10 +447,7 @@ func TestHTTP2ShutdownDrainsTheStreams(t *testing.T) {
 			return srv.ws.Shutdown(ctx)
 		})
 		return Open(ctx, srv.wsURL(), &DialOptions{HTTP2: srv.transport(t)}, func(ctx context.Context, c *Conn) error {
-			_, err := c.Receive(ctx)
-			got := closedReason(t, err)
-			assert.Equal(t, GoingAway, got.Code)
-			assert.Equal(t, shutdownReason, got.Reason)
+			assertDrained(ctx, t, c)
 			return nil
 		})
 	})
@@ -531,4 +509,27 @@ func TestHTTP2TransportLeavesWsURLsToHTTP1(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"HTTP/1.1"}, rec.seen())
+}
+
+// awaitShutdown is a handler that accepts, closes accepted and waits for the
+// server's shutdown.
+func awaitShutdown(accepted chan<- struct{}) Handler {
+	return func(ctx context.Context, r *Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		close(accepted)
+		_, err = c.Receive(ctx)
+		return err
+	}
+}
+
+// assertDrained checks that c, a client, is closed by a server's drain.
+func assertDrained(ctx context.Context, t *testing.T, c *Conn) {
+	t.Helper()
+	_, err := c.Receive(ctx)
+	got := closedReason(t, err)
+	assert.Equal(t, GoingAway, got.Code)
+	assert.Equal(t, shutdownReason, got.Reason)
 }
