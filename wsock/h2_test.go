@@ -533,3 +533,23 @@ func assertDrained(ctx context.Context, t *testing.T, c *Conn) {
 	assert.Equal(t, GoingAway, got.Code)
 	assert.Equal(t, shutdownReason, got.Reason)
 }
+
+func TestHTTP2AddressesAreThoseOfTheSharedConnection(t *testing.T) {
+	if !xconnect.Run(t) {
+		return
+	}
+	serverSaw := make(chan [2]string, 1)
+	srv := newH2Server(t, func(ctx context.Context, r *Request) error {
+		serverSaw <- [2]string{r.LocalAddr().String(), r.RemoteAddr().String()}
+		return echoHandler(ctx, r)
+	}, nil)
+	err := Open(t.Context(), srv.wsURL(), &DialOptions{HTTP2: srv.transport(t)}, func(ctx context.Context, c *Conn) error {
+		require.IsType(t, &net.TCPAddr{}, c.LocalAddr())
+		assert.Equal(t, srv.Listener.Addr().String(), c.RemoteAddr().String())
+		seen := <-serverSaw
+		assert.Equal(t, srv.Listener.Addr().String(), seen[0], "the server's address")
+		assert.Equal(t, c.LocalAddr().String(), seen[1], "the client's address")
+		return nil
+	})
+	require.NoError(t, err)
+}
