@@ -73,11 +73,11 @@ type Conn struct {
 	buffered      []byte
 	rd            *proto.Reader
 	decomp        *deflate.Decompressor
-	cur           inMessage // the message being received
-	frameLeft     int64     // payload bytes of the current data frame still to come
-	small         [smallRead]byte
-	ownReadBuf    []byte  // a read buffer of a size the pool does not hold
-	pooledReadBuf *[]byte // the read buffer taken from readPool, if any
+	cur           inMessage        // the message being received
+	frameLeft     int64            // payload bytes of the current data frame still to come
+	small         *[smallRead]byte // allocated on first use: a raw socket waits without it
+	ownReadBuf    []byte           // a read buffer of a size the pool does not hold
+	pooledReadBuf *[]byte          // the read buffer taken from readPool, if any
 	raw           rawReader
 
 	// Delivery to Receive and Reader (read.go).
@@ -273,10 +273,10 @@ func (c *Conn) run(ctx context.Context) error {
 // that ended it (nil after a close handshake or a failure).
 //
 // An idle connection holds no read buffer: after a read that drained the socket (it did
-// not fill its buffer), the next read waits with c.small, an array of the Conn, and the
-// ReadBufferSize buffer goes back to a pool. A read that fills its buffer means data is
-// streaming in, and the next one uses the large buffer. A request/response exchange of
-// small messages thus never touches the large buffer at all.
+// not fill its buffer), the ReadBufferSize buffer goes back to a pool, and the next read
+// waits without a buffer (a TCP or unix socket, see rawReader) or with c.small, a buffer of
+// smallRead bytes (other transports). A read that fills its buffer means data is
+// streaming in, and the next one uses the large buffer.
 //
 // Nothing it waits for watches a ctx: the owner's cancellation reaches it as a close (see
 // run), which releases every wait and bounds the reads by DisconnectTimeout.
@@ -298,8 +298,10 @@ func (c *Conn) readLoop() error {
 				large = c.getReadBuf()
 			}
 			buf = large
+		case c.raw.ok():
+			idle = true // rawReader waits without a buffer
 		default:
-			buf, idle = c.small[:], true
+			buf = c.smallBuf()
 		}
 		var src []byte
 		var rerr error
@@ -309,12 +311,12 @@ func (c *Conn) readLoop() error {
 			n := copy(buf, pending)
 			pending, src = pending[n:], buf[:n]
 			useLarge = true
-		case idle && c.raw.ok():
+		case idle:
 			// Waits without a buffer, then reads into the large one (see rawReader).
 			large = c.raw.read()
 			n, err := c.raw.n, c.raw.err
 			if large == nil {
-				buf = c.small[:] // rawReader fell back to Read
+				buf = c.smallBuf() // rawReader fell back to Read
 			} else {
 				buf = large
 			}
@@ -346,6 +348,14 @@ func (c *Conn) readLoop() error {
 			large = nil
 		}
 	}
+}
+
+// smallBuf returns the small read buffer, allocating it on first use.
+func (c *Conn) smallBuf() []byte {
+	if c.small == nil {
+		c.small = new([smallRead]byte)
+	}
+	return c.small[:]
 }
 
 // readPool holds read buffers of DefaultReadBufferSize bytes, and room for a frame
@@ -386,7 +396,7 @@ func (r *rawReader) ok() bool { return r.rc != nil }
 
 // read reads what is there, or waits for data and reads it, into a large buffer from
 // c.getReadBuf, which it returns, and sets r.n and r.err as Read would. When the socket
-// fails, closes or passes its read deadline while waiting, it reads with c.small through
+// fails, closes or passes its read deadline while waiting, it reads with c.smallBuf through
 // Read instead, to report that as Read does, and returns nil.
 func (r *rawReader) read() []byte {
 	r.large, r.n, r.err = nil, 0, nil
@@ -395,7 +405,7 @@ func (r *rawReader) read() []byte {
 			r.c.putReadBuf()
 			r.large = nil
 		}
-		r.n, r.err = r.c.nc.Read(r.c.small[:])
+		r.n, r.err = r.c.nc.Read(r.c.smallBuf())
 		return nil
 	}
 	return r.large

@@ -87,6 +87,40 @@ func BenchmarkSend(b *testing.B) {
 	})
 }
 
+// BenchmarkSendPrepared measures SendPrepared of a message framed once, as a broadcast
+// sends it to each recipient, to a peer that discards what it reads.
+func BenchmarkSendPrepared(b *testing.B) {
+	benchTransports(b, func(b *testing.B, tcp bool) {
+		for _, role := range []proto.Role{proto.Client, proto.Server} {
+			roleName := map[proto.Role]string{proto.Client: "client", proto.Server: "server"}[role]
+			for _, size := range []int{256, 4 << 10} {
+				b.Run(roleName+"/"+strconv.Itoa(size), func(b *testing.B) {
+					pm := NewPreparedMessage(BinaryMessage, make([]byte, size))
+					withBenchConn(b, tcp, role, func(ctx context.Context, c *Conn, peer net.Conn) {
+						drained := make(chan struct{})
+						//gotrio:go a raw peer that discards what it reads; joined by <-drained
+						go func() {
+							_, _ = io.Copy(io.Discard, peer)
+							close(drained)
+						}()
+						b.SetBytes(int64(size))
+						b.ReportAllocs()
+						b.ResetTimer()
+						for range b.N {
+							if err := c.SendPrepared(ctx, pm); err != nil {
+								b.Fatal(err)
+							}
+						}
+						b.StopTimer()
+						c.nc.Close()
+						<-drained
+					})
+				})
+			}
+		}
+	})
+}
+
 // BenchmarkReceive measures Receive, as a server, of masked frames a raw client writes
 // from a prepared buffer.
 func BenchmarkReceive(b *testing.B) {

@@ -150,3 +150,24 @@ func TestConcurrentUseThenCloseEndsEverything(t *testing.T) {
 		assert.NoError(t, <-p.serverRun)
 	})
 }
+
+func TestMessagesAroundTheReadBufferSizeArriveWholeOverTCP(t *testing.T) {
+	// Over TCP the idle connection waits through syscall.RawConn and reads into the pooled
+	// buffer (DefaultReadBufferSize plus a frame header): sizes on each side of its edges.
+	sizes := []int{0, 1, 125, 126, 255, 256, 257, 4096 - 4, 4096, 4096 + 10, 4096 + 11, 8 << 10, 70 << 10}
+	withPair(t, pairOptions{tcp: true}, func(ctx context.Context, p *pair) {
+		for _, size := range sizes {
+			data := make([]byte, size)
+			for i := range data {
+				data[i] = byte(i*7 + size)
+			}
+			errc := make(chan error, 1)
+			//gotrio:go the send must run while the test receives; joined by <-errc
+			go func() { errc <- p.client.SendBinary(ctx, data) }()
+			m, err := p.server.Receive(ctx)
+			require.NoError(t, err)
+			require.NoError(t, <-errc)
+			assert.Equal(t, data, m.Data, "size %d", size)
+		}
+	})
+}
