@@ -36,6 +36,7 @@ type Request struct {
 	srv      *serverConfig
 	hs       *handshake.Request
 	nc       net.Conn
+	h2       *h2ServerStream  // the stream of an HTTP/2 handshake (RFC 8441), nil for HTTP/1.1
 	buffered []byte           // bytes the client sent after its handshake
 	n        *nursery.Nursery // the connection's nursery: Accept starts the reader there
 	nctx     context.Context  // n's context, which a shutdown cancels
@@ -163,20 +164,32 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 			params, extensions = &p, resp
 		}
 	}
-	answer, err := handshake.AppendAccept(nil, r.hs.Key, opts.Subprotocol, extensions, opts.Header)
+	var answer []byte
+	var h2Header http.Header
+	var err error
+	if r.isHTTP2() {
+		h2Header, err = handshake.ExtendedConnectAccept(opts.Subprotocol, extensions, opts.Header)
+	} else {
+		answer, err = handshake.AppendAccept(nil, r.hs.Key, opts.Subprotocol, extensions, opts.Header)
+	}
 	if err != nil {
 		return nil, &opError{"accept", badOptionFrom(err)}
 	}
 	if err := r.begin(reqAccepting); err != nil {
 		return nil, &opError{"accept", err}
 	}
-	if err := r.write(ctx, answer); err != nil {
+	if r.isHTTP2() {
+		err = r.answerH2(ctx, func() error { return r.h2.accept(h2Header) })
+	} else {
+		err = r.write(ctx, answer)
+	}
+	if err != nil {
 		if r.end(reqFailed, nil) {
 			err = fmt.Errorf("the handler returned while the answer was written: %w", err)
 		}
 		return nil, &opError{"accept", err}
 	}
-	c := newConn(connConfig{
+	cfg := connConfig{
 		netConn:            r.nc,
 		buffered:           r.buffered,
 		role:               proto.Server,
@@ -191,7 +204,11 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 		readBufferSize:     lim.readBufferSize,
 		disconnectTimeout:  lim.disconnectTimeout,
 		logger:             lim.logger,
-	})
+	}
+	if r.isHTTP2() {
+		cfg.makeResponseHeader, cfg.responseHeader = nil, h2Header
+	}
+	c := newConn(cfg)
 	r.buffered = nil
 	// The connection's nursery is open: the handler's end waits for this
 	// Accept (settle). A server shutting down has cancelled it, and the
@@ -219,7 +236,11 @@ func (r *Request) Reject(ctx context.Context, status int, header http.Header, bo
 	if err := r.begin(reqRejected); err != nil {
 		return &opError{"reject", err}
 	}
-	err = r.write(ctx, answer)
+	if r.isHTTP2() {
+		err = r.answerH2(ctx, func() error { return r.h2.reject(status, header, body) })
+	} else {
+		err = r.write(ctx, answer)
+	}
 	_ = r.nc.Close()
 	if err != nil {
 		return &opError{"reject", err}

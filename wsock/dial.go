@@ -222,6 +222,10 @@ func connectURL(ctx context.Context, n *nursery.Nursery, rawURL string, opts *Di
 	}
 	var c *Conn
 	err = withConnectTimeout(ctx, lim.connectTimeout, func(ctx context.Context) error {
+		if opts.HTTP2 != nil && t.secure {
+			c, err = opts.HTTP2.open(ctx, t, req, opts, lim)
+			return err
+		}
 		nc, err := dialStream(ctx, t, opts)
 		if err != nil {
 			return err
@@ -447,6 +451,16 @@ func exchangeHandshake(nc net.Conn, req *clientRequest, opts *DialOptions, lim l
 	if err != nil {
 		return connConfig{}, &handshakeFailed{"check response", err}
 	}
+	return clientConnConfig(lim, nc, slices.Clip(slices.Clone(rest)), req, protocol, extensions,
+		requestHeader(req.host, req.key, opts.Subprotocols, req.offer, opts.Header), resp.Header)
+}
+
+// clientConnConfig is the configuration of a client connection over nc
+// whose opening handshake, req, was answered with protocol and extensions
+// (HTTP/1.1 or HTTP/2 alike): the extensions are checked against req's offer
+// here. reqHeader and respHeader are the handshake's, for Conn.
+func clientConnConfig(lim limits, nc net.Conn, buffered []byte, req *clientRequest, protocol, extensions string,
+	reqHeader, respHeader http.Header) (connConfig, error) {
 	var params *deflate.Params
 	if extensions != "" {
 		if req.offer == "" {
@@ -461,12 +475,12 @@ func exchangeHandshake(nc net.Conn, req *clientRequest, opts *DialOptions, lim l
 	}
 	return connConfig{
 		netConn:           nc,
-		buffered:          slices.Clip(slices.Clone(rest)),
+		buffered:          buffered,
 		role:              proto.Client,
 		path:              req.resource,
 		subprotocol:       protocol,
-		requestHeader:     requestHeader(req.host, req.key, opts.Subprotocols, req.offer, opts.Header),
-		responseHeader:    resp.Header,
+		requestHeader:     reqHeader,
+		responseHeader:    respHeader,
 		deflate:           params,
 		deflateConfig:     req.dcfg,
 		maxMessageSize:    lim.maxMessageSize,

@@ -1,5 +1,5 @@
 // Package wsock is a WebSocket client and server (RFC 6455, with
-// permessage-deflate of RFC 7692) built on gotrio's nurseries and cancel
+// permessage-deflate of RFC 7692 and WebSockets over HTTP/2 of RFC 8441) built on gotrio's nurseries and cancel
 // scopes: a Go port of Python's trio-websocket.
 //
 // Every connection has one reader goroutine, and it always runs in a
@@ -79,8 +79,38 @@
 // ServerOptions.HandlerNursery asks for it). Requests from other origins
 // than the server's own are refused by default (ServerOptions.CheckOrigin,
 // AllowedOrigins). NewHTTPHandler mounts a handler in a net/http mux
-// instead; its Shutdown drains it the same way and joins its handlers, which
-// http.Server.Shutdown does not wait for.
+// instead, and serves WebSockets over HTTP/2 too; its Shutdown drains it the
+// same way and joins its handlers, which http.Server.Shutdown does not wait
+// for.
+//
+// # WebSockets over HTTP/2
+//
+// RFC 8441 carries a WebSocket on one stream of an HTTP/2 connection, opened
+// by an extended CONNECT (:protocol websocket) and answered 200, so that
+// WebSockets share their page's TLS connection. Both sides support it:
+//
+//   - Server: an HTTPHandler (NewHTTPHandler), mounted in an http.Server serving
+//     TLS with HTTP/2 (ListenAndServeTLS, ServeTLS), accepts both the
+//     HTTP/1.1 upgrade and the extended CONNECT, with the same Request,
+//     origin check, subprotocols, permessage-deflate, handler semantics and
+//     drain; Request.Proto tells them apart ("HTTP/1.1" or "HTTP/2.0").
+//     net/http only advertises SETTINGS_ENABLE_CONNECT_PROTOCOL, without
+//     which no client tries, when the process starts with
+//     GODEBUG=http2xconnect=1 (off by default since Go 1.24, golang/go#71128:
+//     browsers then open every WebSocket to the server that way, which breaks
+//     WebSocket libraries without RFC 8441 support). It is read at start-up
+//     from the environment; a //go:debug directive cannot set it. Without it,
+//     browsers and our client use the HTTP/1.1 upgrade, on a connection of its
+//     own. Listen, Serve and ServeTask speak HTTP/1.1 only.
+//   - Client: DialOptions.HTTP2, an *HTTP2Transport shared by the dials,
+//     opens wss URLs as streams of its HTTP/2 connections, one per server
+//     until the server's limit of concurrent streams. When the server picks
+//     HTTP/1.1 in TLS ALPN, or speaks HTTP/2 without advertising the setting,
+//     the dial falls back to the HTTP/1.1 upgrade (on the connection ALPN
+//     chose, or on a new one). The client needs no GODEBUG setting.
+//
+// Over HTTP/2 a Conn behaves as over TCP; its back-pressure is HTTP/2's flow
+// control, and closing it ends its stream, not the shared connection.
 //
 // # Memory
 //

@@ -367,3 +367,46 @@ func ExampleNetConn() {
 	// NET.CONN!
 	// error: <nil>
 }
+
+// WebSockets over HTTP/2: the dials share one HTTPS connection when the
+// server speaks RFC 8441 (a net/http server started with
+// GODEBUG=http2xconnect=1), and fall back to HTTP/1.1 otherwise, as here
+// unless the example runs with that setting.
+func ExampleHTTP2Transport() {
+	ws := wsock.NewHTTPHandler(func(ctx context.Context, r *wsock.Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		m, err := c.Receive(ctx)
+		if err != nil {
+			return err
+		}
+		return c.Send(ctx, m.Type, m.Data)
+	}, nil)
+	hs := httptest.NewUnstartedServer(ws)
+	hs.EnableHTTP2 = true
+	hs.StartTLS()
+	defer hs.Close()
+
+	h2 := &wsock.HTTP2Transport{TLSConfig: hs.Client().Transport.(*http.Transport).TLSClientConfig}
+	defer h2.CloseIdleConnections()
+	opts := &wsock.DialOptions{HTTP2: h2}
+	url := "wss" + strings.TrimPrefix(hs.URL, "https") + "/echo"
+	for _, text := range []string{"one", "two"} {
+		err := wsock.Open(context.Background(), url, opts, func(ctx context.Context, c *wsock.Conn) error {
+			if err := c.SendText(ctx, text); err != nil {
+				return err
+			}
+			m, err := c.Receive(ctx)
+			fmt.Println(string(m.Data))
+			return err
+		})
+		if err != nil {
+			fmt.Println("error:", err)
+		}
+	}
+	// Output:
+	// one
+	// two
+}

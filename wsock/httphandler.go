@@ -15,18 +15,22 @@ import (
 // mount it in any mux (it is an http.Handler), and shut it down with the
 // http.Server it is mounted in. Make one with NewHTTPHandler.
 //
-// A request that is not a valid WebSocket upgrade is answered 400 (426 for an
-// unsupported version), one from a refused origin 403, and every upgrade once
-// Shutdown has begun 503. Otherwise the connection is taken over (hijacked)
-// and the handler runs in the ServeHTTP call, that is in net/http's goroutine
-// for the request, which owns the connection: the connection's nursery, in
-// which Accept starts its reader (and keep-alive), lives for that call, and
-// ServeHTTP returns only once the handler, the reader and the closing
-// handshake are done. Handler errors and panics are logged and close the
-// connection with 1011, as with Serve.
+// It serves HTTP/1.1 upgrades and, over HTTP/2, RFC 8441 extended CONNECT
+// requests (which net/http passes on only with GODEBUG=http2xconnect=1; see
+// the package doc), alike. A request that is not a valid WebSocket handshake
+// is answered 400 (426 for an unsupported version), one from a refused origin
+// 403, and every handshake once Shutdown has begun 503. Otherwise the
+// connection is taken over (hijacked; over HTTP/2, its stream is: the
+// request body and the flushed ResponseWriter) and the handler runs in the
+// ServeHTTP call, that is in net/http's goroutine for the request, which owns
+// the connection: the connection's nursery, in which Accept starts its reader
+// (and keep-alive), lives for that call, and ServeHTTP returns only once the
+// handler, the reader and the closing handshake are done. Handler errors and
+// panics are logged and close the connection with 1011, as with Serve.
 //
 // http.Server.Shutdown does not wait for hijacked connections, so it returns
-// while WebSocket handlers still run. Shutdown is the join point: it drains
+// while WebSocket handlers still run (over HTTP/2 it does wait for them, as
+// for any request in progress, and RegisterOn is what ends them). Shutdown is the join point: it drains
 // the handler as a cancelled Serve drains a Server, and waits for every
 // ServeHTTP call it has taken over. RegisterOn makes http.Server.Shutdown
 // begin that drain:
@@ -92,7 +96,12 @@ func (hh *HTTPHandler) RegisterOn(srv *http.Server) { srv.RegisterOnShutdown(hh.
 // ServeHTTP serves one opening handshake: see HTTPHandler.
 func (hh *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	hs := handshake.FromHTTP(req)
-	if err := hs.Check(); err != nil {
+	h2 := hs.IsExtendedConnect()
+	check := hs.Check
+	if h2 {
+		check = hs.CheckExtendedConnect
+	}
+	if err := check(); err != nil {
 		var he *handshake.Error
 		status := http.StatusBadRequest
 		if errors.As(err, &he) {
@@ -114,11 +123,22 @@ func (hh *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer hh.conns.remove(r)
+	if h2 {
+		r.nc, r.h2 = newH2ServerConn(w, req)
+	} else if !hh.hijack(w, r) {
+		return
+	}
+	hh.serve(req.Context(), r)
+}
+
+// hijack takes r's HTTP/1.1 connection over from net/http, or answers 500
+// and reports false.
+func (hh *HTTPHandler) hijack(w http.ResponseWriter, r *Request) bool {
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		hh.srv.log.Error("wsock: cannot take over the HTTP connection", "err", err)
 		http.Error(w, "wsock: cannot take over the HTTP connection", http.StatusInternalServerError)
-		return
+		return false
 	}
 	// net/http may have set deadlines for the HTTP exchange; the WebSocket
 	// connection has its own timeouts.
@@ -128,7 +148,7 @@ func (hh *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		b, _ := brw.Reader.Peek(n)
 		r.buffered = slices.Clone(b)
 	}
-	hh.serve(req.Context(), r)
+	return true
 }
 
 // serve runs the handler for r, whose handshake is read and checked and

@@ -207,7 +207,7 @@ func writePeerFrame(w io.Writer, op proto.Opcode, payload []byte, fromClient boo
 // selfSignedTLS returns a server configuration with a fresh self-signed
 // certificate for 127.0.0.1 and localhost, and a client configuration that
 // trusts it.
-func selfSignedTLS(t *testing.T) (server, client *tls.Config) {
+func selfSignedTLS(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)

@@ -77,6 +77,12 @@ type DialOptions struct {
 	KeepAlive KeepAliveOptions
 	// Logger receives the connection's diagnostics. nil means slog.Default().
 	Logger *slog.Logger
+	// HTTP2, when set, opens wss URLs over HTTP/2 (RFC 8441) on the
+	// connections it shares between WebSockets, falling back to HTTP/1.1
+	// for servers without it; its TLSConfig and DialContext then replace
+	// the fields above. nil (the default) means the HTTP/1.1 upgrade on a
+	// connection of its own.
+	HTTP2 *HTTP2Transport
 }
 
 // ServerOptions configure a server: Listen, Serve, ServeTask and

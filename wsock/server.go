@@ -429,12 +429,19 @@ func (s *serverConfig) finish(r *Request, herr error, ownerGone bool) {
 			status = http.StatusServiceUnavailable
 		}
 		if r.claim() {
-			_ = withConnectTimeout(context.Background(), s.lim.connectTimeout, func(ctx context.Context) error {
-				release := closeOnCancel(ctx, r.nc)
-				writeError(r.nc, status, nil, "wsock: "+strconv.Itoa(status)+" "+http.StatusText(status))
-				release()
-				return nil
-			})
+			msg := "wsock: " + strconv.Itoa(status) + " " + http.StatusText(status)
+			if r.isHTTP2() {
+				_ = r.answerH2(context.Background(), func() error {
+					return r.h2.reject(status, http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, []byte(msg+"\n"))
+				})
+			} else {
+				_ = withConnectTimeout(context.Background(), s.lim.connectTimeout, func(ctx context.Context) error {
+					release := closeOnCancel(ctx, r.nc)
+					writeError(r.nc, status, nil, msg)
+					release()
+					return nil
+				})
+			}
 		}
 		_ = r.nc.Close()
 	}

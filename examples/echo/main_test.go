@@ -9,13 +9,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
-	"github.com/gotrio/gotrio/nursery"
+	"github.com/gotrio/gotrio/nursery/nurserytest"
 	"github.com/gotrio/gotrio/wsock"
+	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { nurserytest.VerifyTestMain(m) }
 
 func TestRunSendsHelloAndReceivesItReversed(t *testing.T) {
 	var out bytes.Buffer
@@ -30,24 +30,26 @@ func TestRunSendsHelloAndReceivesItReversed(t *testing.T) {
 }
 
 func TestReverserAnswersEveryMessageUntilTheClientCloses(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
-	err := nursery.Run(t.Context(), func(ctx context.Context, n *nursery.Nursery) error {
-		srv, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", reverser(log.New(&out, "", 0)), nil))
-		require.NoError(t, err)
-		err = wsock.Open(ctx, "ws://"+srv.Addr().String()+"/", nil, func(ctx context.Context, c *wsock.Conn) error {
-			for _, msg := range []string{"abc", "", "héllo ✓"} {
-				require.NoError(t, c.SendText(ctx, msg))
-				m, err := c.Receive(ctx)
-				require.NoError(t, err)
-				assert.Equal(t, wsock.TextMessage, m.Type)
-				assert.Equal(t, reverse(msg), string(m.Data))
-			}
-			return nil
-		})
-		n.Scope().Cancel("client finished")
-		return err
+	handler := reverser(log.New(&out, "", 0))
+	returned := make(chan struct{})
+	srv := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
+		defer close(returned)
+		return handler(ctx, r)
+	}, nil) // drained and checked for leaks at cleanup
+	err := srv.Open(t.Context(), func(ctx context.Context, c *wsock.Conn) error {
+		for _, msg := range []string{"abc", "", "héllo ✓"} {
+			require.NoError(t, c.SendText(ctx, msg))
+			m, err := c.Receive(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, wsock.TextMessage, m.Type)
+			assert.Equal(t, reverse(msg), string(m.Data))
+		}
+		return nil
 	})
 	require.NoError(t, err)
+	<-returned // on the client's close, before the server drains
 	assert.Contains(t, out.String(), "server connection closed")
 }
 

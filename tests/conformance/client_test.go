@@ -12,21 +12,8 @@ import (
 
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
+	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
-
-// echoClient is the body of the client under test: it echoes every message, with its
-// type, until the connection closes.
-func echoClient(ctx context.Context, c *wsock.Conn) error {
-	for {
-		m, err := c.Receive(ctx)
-		if err != nil {
-			return nil
-		}
-		if err := c.Send(ctx, m.Type, m.Data); err != nil {
-			return nil
-		}
-	}
-}
 
 // dialOptions configure the client under test. In section 13 it keeps its compression
 // context, so that the fuzzer's parameters rule, unless none of the fuzzer's accept rules
@@ -88,7 +75,7 @@ func runClientCase(t *testing.T, sc *scenario) outcome {
 		clientDone := make(chan struct{})
 		n.Go(func(ctx context.Context) error {
 			defer close(clientDone)
-			clientErr = wsock.Open(ctx, url, dialOptions(sc), echoClient)
+			clientErr = wsock.Open(ctx, url, dialOptions(sc), wsocktest.EchoConn)
 			return nil
 		})
 		f, _, err := acceptFuzzer(ln, accepts, timeout)

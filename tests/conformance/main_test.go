@@ -3,7 +3,7 @@ package conformance
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/gotrio/gotrio/nursery/nurserytest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { nurserytest.VerifyTestMain(m) }

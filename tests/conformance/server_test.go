@@ -10,25 +10,8 @@ import (
 
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
+	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
-
-// echoHandler is the server under test: it echoes every message, with its type, until the
-// connection closes.
-func echoHandler(ctx context.Context, r *wsock.Request) error {
-	c, err := r.Accept(ctx, nil)
-	if err != nil {
-		return nil
-	}
-	for {
-		m, err := c.Receive(ctx)
-		if err != nil {
-			return nil
-		}
-		if err := c.Send(ctx, m.Type, m.Data); err != nil {
-			return nil
-		}
-	}
-}
 
 // serverOptions configure the server under test: section 13 runs against a server with
 // context takeover, so that the parameters follow the client's offers; the others against
@@ -51,11 +34,11 @@ func TestServerConformance(t *testing.T) {
 	rep := &report{mode: "server (fuzzingclient)", cl: cl}
 	start := time.Now()
 	err := nursery.Run(t.Context(), func(ctx context.Context, n *nursery.Nursery) error {
-		plain, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", echoHandler, serverOptions(false)))
+		plain, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", wsocktest.Echo, serverOptions(false)))
 		if err != nil {
 			return err
 		}
-		takeover, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", echoHandler, serverOptions(true)))
+		takeover, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", wsocktest.Echo, serverOptions(true)))
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -84,13 +85,22 @@ func TestServerWithChromium(t *testing.T) {
 // ws, if not nil, serves /ws/.
 type pageServer struct {
 	*httptest.Server
-	reports chan browserReport
+	reports   chan browserReport
+	pageProto atomic.Value // the protocol the page was fetched with ("HTTP/1.1")
 }
 
+// newPageServer starts a page server over plain HTTP/1.1.
 func newPageServer(page []byte, ws http.Handler) *pageServer {
+	return startPageServer(page, ws, (*httptest.Server).Start)
+}
+
+// startPageServer makes a page server and starts it with start (Start, or
+// StartTLS, for instance).
+func startPageServer(page []byte, ws http.Handler, start func(*httptest.Server)) *pageServer {
 	p := &pageServer{reports: make(chan browserReport, 1)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		p.pageProto.Store(r.Proto)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(page)
 	})
@@ -108,7 +118,8 @@ func newPageServer(page []byte, ws http.Handler) *pageServer {
 	if ws != nil {
 		mux.Handle("/ws/", ws)
 	}
-	p.Server = httptest.NewServer(mux)
+	p.Server = httptest.NewUnstartedServer(mux)
+	start(p.Server)
 	return p
 }
 
@@ -134,18 +145,20 @@ func checkBrowserReport(t *testing.T, report browserReport, browserErr error, sr
 	srv.checkExtensions(t, opts, true)
 }
 
-// runChromium opens target in headless Chromium and returns the first report
-// the page POSTs, then stops the browser. The browser runs in its own process
+// runChromium opens target in headless Chromium, with the common flags and
+// extraFlags, and returns the first report the page POSTs, then stops the
+// browser. The browser runs in its own process
 // group, ended with SIGTERM (Chromium then reaps its helpers and exits 0) and,
 // should anything survive, SIGKILL to the group.
-func runChromium(ctx context.Context, t *testing.T, target string, reports <-chan browserReport) (browserReport, error) {
+func runChromium(ctx context.Context, t *testing.T, target string, reports <-chan browserReport, extraFlags ...string) (browserReport, error) {
 	ctx, stop := context.WithTimeout(ctx, peerTimeout)
 	defer stop()
-	cmd := exec.CommandContext(ctx, chromiumBin,
+	args := append([]string{
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-breakpad", "--disable-crash-reporter", "--disable-dev-shm-usage",
-		"--user-data-dir="+t.TempDir(), target)
+		"--user-data-dir=" + t.TempDir()}, extraFlags...)
+	cmd := exec.CommandContext(ctx, chromiumBin, append(args, target)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second

@@ -21,6 +21,7 @@ import (
 	"github.com/gotrio/gotrio/cancel"
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
+	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
 
 func TestCloseRacingSendReceiveAndPingFromManyGoroutines(t *testing.T) {
@@ -34,9 +35,9 @@ func TestCloseRacingSendReceiveAndPingFromManyGoroutines(t *testing.T) {
 	for round := range 5 {
 		scenario(t, func() {
 			err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-				ts := startServer(t, n, echo, nil)
-				defer ts.drain()
-				c, err := wsock.Connect(ctx, n, ts.url, &wsock.DialOptions{Logger: quiet, MessageQueueSize: 4})
+				ts := wsocktest.NewServer(t, wsocktest.Echo, nil)
+				defer ts.Close()
+				c, err := wsock.Connect(ctx, n, ts.URL(), &wsock.DialOptions{Logger: quiet, MessageQueueSize: 4})
 				require.NoError(t, err)
 				busy := make(chan struct{}, senders+receivers+pingers)
 				// loop runs op until it fails, telling busy after a few
@@ -219,9 +220,9 @@ func TestCloseRacingStreamingReadersAndWriters(t *testing.T) {
 	for round := range 5 {
 		scenario(t, func() {
 			err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-				ts := startServer(t, n, echo, nil)
-				defer ts.drain()
-				c, err := wsock.Connect(ctx, n, ts.url, &wsock.DialOptions{Logger: quiet})
+				ts := wsocktest.NewServer(t, wsocktest.Echo, nil)
+				defer ts.Close()
+				c, err := wsock.Connect(ctx, n, ts.URL(), &wsock.DialOptions{Logger: quiet})
 				require.NoError(t, err)
 				busy := make(chan struct{}, 2)
 				fragment := make([]byte, 16<<10)
@@ -280,20 +281,20 @@ func TestCancellingTheNurseryOfConnectReleasesEveryWaiter(t *testing.T) {
 			err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 				accepted := make(chan struct{}, 1)
 				opts := &wsock.ServerOptions{Logger: quiet, MessageQueueSize: wsock.Rendezvous}
-				ps := startPipeServer(n, wsock.NewHTTPHandler(func(ctx context.Context, r *wsock.Request) error {
+				ps := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 					if _, err := r.Accept(ctx, nil); err != nil {
 						return err
 					}
 					accepted <- struct{}{}
 					<-ctx.Done() // and never Receive
 					return nil
-				}, opts))
-				defer ps.drain()
+				}, &wsocktest.Options{Pipe: true, Server: opts})
+				defer ps.Close()
 				waiters := make(chan error, 3)
 				s := cancel.New()
 				err := s.Run(ctx, func(ctx context.Context) error {
 					return nursery.Run(ctx, func(ctx context.Context, cn *nursery.Nursery) error {
-						c, err := wsock.Connect(ctx, cn, "ws://example.com/", &wsock.DialOptions{DialContext: ps.DialContext, Logger: quiet})
+						c, err := wsock.Connect(ctx, cn, "ws://example.com/", &wsock.DialOptions{DialContext: ps.DialOptions().DialContext, Logger: quiet})
 						if err != nil {
 							return err
 						}
@@ -352,12 +353,12 @@ func TestWrapClientOverAPlainStreamIsBoundedAndLeavesNothing(t *testing.T) {
 	scenario(t, func() {
 		synctest.Test(t, func(t *testing.T) {
 			err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-				ps := startPipeServer(n, wsock.NewHTTPHandler(echo, &wsock.ServerOptions{Logger: quiet}))
-				defer ps.drain()
+				ps := wsocktest.NewServer(t, wsocktest.Echo, &wsocktest.Options{Pipe: true, Server: &wsock.ServerOptions{Logger: quiet}})
+				defer ps.Close()
 				opts := &wsock.DialOptions{Logger: quiet, DisconnectTimeout: disconnectTimeout}
 
 				// A working connection, closed normally.
-				nc, err := ps.DialContext(ctx, "", "")
+				nc, err := ps.DialOptions().DialContext(ctx, "", "")
 				require.NoError(t, err)
 				c, err := wsock.WrapClient(ctx, n, hiddenConn{nc}, "example.com", "/", opts)
 				require.NoError(t, err)

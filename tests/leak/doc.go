@@ -4,12 +4,12 @@
 // of them hangs on the way there.
 //
 // Every scenario is checked twice: goleak.VerifyNone at the end of each test
-// (and goleak.VerifyTestMain for the package), and a stricter scan of
-// runtime.Stack for any goroutine still running code of the module
-// github.com/gotrio/gotrio right after the scenario returned.
+// (and nurserytest.VerifyTestMain for the package), and a stricter scan of
+// the goroutines (nurserytest.Goroutines) for any one still running code of
+// the module github.com/gotrio/gotrio right after the scenario returned,
+// reported as the task tree it belongs to.
 //
 // Scenarios that depend on time run inside testing/synctest bubbles over
-// net.Pipe connections (a server mounted with wsock.NewHTTPHandler on a
-// pipe "listener", or a scripted raw peer); those that need Serve run over
-// loopback TCP. None waits with time.Sleep.
+// net.Pipe connections (a wsocktest server with Options.Pipe, or a scripted
+// raw peer); the others run over loopback TCP. None waits with time.Sleep.
 package leak

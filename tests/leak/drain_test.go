@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
+	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
 
 // maxExchanges bounds the loops of clients that talk until the server drains.
@@ -29,14 +31,14 @@ func TestDrainMidTrafficClosesEveryClientWithGoingAway(t *testing.T) {
 		var codes [clients]wsock.StatusCode // each written by its client's task
 		var handlers atomic.Int32
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-			ts := startServer(t, n, func(ctx context.Context, r *wsock.Request) error {
+			ts := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 				handlers.Add(1)
-				return echo(ctx, r)
+				return wsocktest.Echo(ctx, r)
 			}, nil)
 			warm := make(chan struct{}, clients)
 			for i := range clients {
 				n.GoNamed(fmt.Sprintf("client %d", i), func(ctx context.Context) error {
-					return wsock.Open(ctx, ts.url, &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
+					return wsock.Open(ctx, ts.URL(), &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
 						for j := range maxExchanges {
 							if j == 3 {
 								warm <- struct{}{}
@@ -66,8 +68,7 @@ func TestDrainMidTrafficClosesEveryClientWithGoingAway(t *testing.T) {
 					return nil
 				}
 			}
-			ts.drain() // every client is in the middle of its exchanges
-			<-ts.served
+			ts.Close() // every client is in the middle of its exchanges
 			return nil
 		})
 		require.NoError(t, err)
@@ -86,7 +87,7 @@ func TestDrainEndsHandlersBlockedInReceiveWithoutTheirContext(t *testing.T) {
 		var clientCodes [clients]wsock.StatusCode
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 			accepted := make(chan struct{}, clients)
-			ts := startServer(t, n, func(ctx context.Context, r *wsock.Request) error {
+			ts := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 				c, err := r.Accept(ctx, nil)
 				if err != nil {
 					return err
@@ -100,7 +101,7 @@ func TestDrainEndsHandlersBlockedInReceiveWithoutTheirContext(t *testing.T) {
 			}, nil)
 			for i := range clients {
 				n.Go(func(ctx context.Context) error {
-					return wsock.Open(ctx, ts.url, &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
+					return wsock.Open(ctx, ts.URL(), &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
 						_, err := c.Receive(ctx)
 						clientCodes[i] = closeCode(err)
 						return nil
@@ -114,8 +115,7 @@ func TestDrainEndsHandlersBlockedInReceiveWithoutTheirContext(t *testing.T) {
 					return nil
 				}
 			}
-			ts.drain()
-			<-ts.served
+			ts.Close()
 			return nil
 		})
 		require.NoError(t, err)
@@ -138,7 +138,7 @@ func TestDrainJustAfterTheOpeningHandshakeClosesWithGoingAway(t *testing.T) {
 			acceptErr := make(chan error, 1)
 			var clientCode wsock.StatusCode
 			err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-				ts := startServer(t, n, func(ctx context.Context, r *wsock.Request) error {
+				ts := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 					c, err := r.Accept(ctx, nil)
 					acceptErr <- err
 					if err != nil {
@@ -147,8 +147,8 @@ func TestDrainJustAfterTheOpeningHandshakeClosesWithGoingAway(t *testing.T) {
 					_, _ = c.Receive(context.Background()) // until the drain closes it
 					return nil
 				}, nil)
-				return wsock.Open(ctx, ts.url, &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
-					ts.drain() // the client is open: the server must say goodbye
+				return wsock.Open(ctx, ts.URL(), &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
+					ts.Close() // the client is open: the server must say goodbye
 					_, err := c.Receive(ctx)
 					clientCode = closeCode(err)
 					return nil
@@ -168,7 +168,7 @@ func TestDrainIsBoundedByDisconnectTimeoutWhenAHandlerIsStuckInSend(t *testing.T
 		handlerErr := make(chan error, 1)
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 			sending := make(chan struct{})
-			ts := startServer(t, n, func(ctx context.Context, r *wsock.Request) error {
+			ts := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 				c, err := r.Accept(ctx, nil)
 				if err != nil {
 					return err
@@ -190,15 +190,14 @@ func TestDrainIsBoundedByDisconnectTimeoutWhenAHandlerIsStuckInSend(t *testing.T
 				}
 				handlerErr <- errors.New("the client never pushed back")
 				return nil
-			}, &wsock.ServerOptions{DisconnectTimeout: disconnectTimeout, Compression: wsock.CompressionOptions{Disabled: true}})
+			}, &wsocktest.Options{Server: &wsock.ServerOptions{DisconnectTimeout: disconnectTimeout, Compression: wsock.CompressionOptions{Disabled: true}}})
 			// A client that never calls Receive: its reader stops reading
 			// once its queue is full, and TCP pushes back on the server.
-			c, err := wsock.Connect(ctx, n, ts.url, &wsock.DialOptions{Logger: quiet, DisconnectTimeout: disconnectTimeout})
+			c, err := wsock.Connect(ctx, n, ts.URL(), &wsock.DialOptions{Logger: quiet, DisconnectTimeout: disconnectTimeout})
 			require.NoError(t, err)
 			<-sending
 			start := time.Now()
-			ts.drain()
-			<-ts.served
+			ts.Close()
 			took := time.Since(start)
 			assert.GreaterOrEqual(t, took, disconnectTimeout, "Serve waited for the closing handshake")
 			assert.Less(t, took, 10*disconnectTimeout, "Serve's drain is bounded by DisconnectTimeout")
@@ -212,9 +211,11 @@ func TestDrainIsBoundedByDisconnectTimeoutWhenAHandlerIsStuckInSend(t *testing.T
 
 // rawDial opens a TCP connection to the server and sends it prefix, the
 // start of an opening handshake or nothing at all.
-func rawDial(t *testing.T, ts *testServer, prefix string) net.Conn {
+func rawDial(t *testing.T, ts *wsocktest.Server, prefix string) net.Conn {
 	t.Helper()
-	nc, err := net.Dial("tcp", ts.Addr().String())
+	u, err := url.Parse(ts.URL())
+	require.NoError(t, err)
+	nc, err := net.Dial("tcp", u.Host)
 	require.NoError(t, err)
 	_, err = io.WriteString(nc, prefix)
 	require.NoError(t, err)
@@ -230,7 +231,7 @@ func TestDrainDoesNotWaitForClientsStillInTheirHandshake(t *testing.T) {
 		var handlers atomic.Int32
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 			called := make(chan struct{}, 1)
-			ts := startServer(t, n, func(ctx context.Context, r *wsock.Request) error {
+			ts := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 				handlers.Add(1)
 				called <- struct{}{}
 				return r.Reject(ctx, http.StatusForbidden, nil, nil)
@@ -243,11 +244,10 @@ func TestDrainDoesNotWaitForClientsStillInTheirHandshake(t *testing.T) {
 			// runs, the two before it have been accepted and wait in
 			// their handshakes.
 			var rejected *wsock.RejectedError
-			require.ErrorAs(t, wsock.Open(ctx, ts.url, &wsock.DialOptions{Logger: quiet}, neverCalled(t)), &rejected)
+			require.ErrorAs(t, wsock.Open(ctx, ts.URL(), &wsock.DialOptions{Logger: quiet}, neverCalled(t)), &rejected)
 			<-called
 			start := time.Now()
-			ts.drain()
-			<-ts.served
+			ts.Close()
 			assert.Less(t, time.Since(start), wsock.DefaultConnectTimeout/10, "Serve waited for ConnectTimeout")
 			for _, nc := range []net.Conn{silent, partial} {
 				_, err := io.Copy(io.Discard, nc) // until the server closes it
@@ -265,11 +265,11 @@ func TestServerConnectTimeoutClosesSilentClientsWithoutCallingTheHandler(t *test
 	scenario(t, func() {
 		var handlers atomic.Int32
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-			ts := startServer(t, n, func(ctx context.Context, r *wsock.Request) error {
+			ts := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 				handlers.Add(1)
-				return echo(ctx, r)
-			}, &wsock.ServerOptions{ConnectTimeout: 50 * time.Millisecond})
-			defer ts.drain()
+				return wsocktest.Echo(ctx, r)
+			}, &wsocktest.Options{Server: &wsock.ServerOptions{ConnectTimeout: 50 * time.Millisecond}})
+			defer ts.Close()
 			for _, prefix := range []string{"", partialHead} {
 				nc := rawDial(t, ts, prefix)
 				_, err := io.Copy(io.Discard, nc) // until the server gives up
@@ -278,7 +278,7 @@ func TestServerConnectTimeoutClosesSilentClientsWithoutCallingTheHandler(t *test
 			}
 			assert.Zero(t, handlers.Load())
 			// The server still serves.
-			return wsock.Open(ctx, ts.url, &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
+			return wsock.Open(ctx, ts.URL(), &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
 				return c.Ping(ctx, nil)
 			})
 		})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
+	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
 
 // receiveUntilClosed receives until Receive fails and returns its error.
@@ -136,7 +137,7 @@ func TestAbruptlyDroppedClientsEndTheirHandlersWithAbnormalClosure(t *testing.T)
 			scenario(t, func() {
 				handlerErrs := make(chan error, clients)
 				err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-					ts := startServer(t, n, func(ctx context.Context, r *wsock.Request) error {
+					ts := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 						c, err := r.Accept(ctx, nil)
 						if err != nil {
 							return err
@@ -151,7 +152,7 @@ func TestAbruptlyDroppedClientsEndTheirHandlersWithAbnormalClosure(t *testing.T)
 							defer clientsDone.Done()
 							raw := &dropConn{}
 							opts := droppingDialer(raw)
-							err := wsock.Open(ctx, ts.url, opts, func(ctx context.Context, c *wsock.Conn) error {
+							err := wsock.Open(ctx, ts.URL(), opts, func(ctx context.Context, c *wsock.Conn) error {
 								return tt.client(ctx, c, raw)
 							})
 							// The reader's abnormal end is Open's result once
@@ -166,7 +167,7 @@ func TestAbruptlyDroppedClientsEndTheirHandlersWithAbnormalClosure(t *testing.T)
 						assert.ErrorIs(t, err, wsock.ErrClosed)
 						assert.Equal(t, wsock.AbnormalClosure, closeCode(err), "handler: %v", err)
 					}
-					ts.drain()
+					ts.Close()
 					return nil
 				})
 				require.NoError(t, err)

@@ -13,13 +13,14 @@ import (
 
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
+	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
 
 func TestPanickingHandlersCloseTheirConnectionAndTheServerGoesOn(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	scenario(t, func() {
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-			ts := startServer(t, n, func(ctx context.Context, r *wsock.Request) error {
+			ts := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 				switch r.Path() {
 				case "/before-accept":
 					panic("handler panics before answering")
@@ -33,18 +34,18 @@ func TestPanickingHandlersCloseTheirConnectionAndTheServerGoesOn(t *testing.T) {
 					}
 					panic("handler panics on its connection")
 				}
-				return echo(ctx, r)
+				return wsocktest.Echo(ctx, r)
 			}, nil)
 			opts := &wsock.DialOptions{Logger: quiet}
 			for range 3 {
-				err := wsock.Open(ctx, ts.url+"before-accept", opts, func(context.Context, *wsock.Conn) error {
+				err := wsock.Open(ctx, ts.URL()+"before-accept", opts, func(context.Context, *wsock.Conn) error {
 					return errors.New("opened a connection whose handler panicked")
 				})
 				var rejected *wsock.RejectedError
 				require.ErrorAs(t, err, &rejected)
 				assert.Equal(t, http.StatusInternalServerError, rejected.StatusCode)
 
-				err = wsock.Open(ctx, ts.url+"after-accept", opts, func(ctx context.Context, c *wsock.Conn) error {
+				err = wsock.Open(ctx, ts.URL()+"after-accept", opts, func(ctx context.Context, c *wsock.Conn) error {
 					require.NoError(t, c.SendText(ctx, "make it panic"))
 					_, err := c.Receive(ctx)
 					assert.Equal(t, wsock.InternalError, closeCode(err))
@@ -53,7 +54,7 @@ func TestPanickingHandlersCloseTheirConnectionAndTheServerGoesOn(t *testing.T) {
 				require.NoError(t, err)
 			}
 			// The server still serves.
-			err := wsock.Open(ctx, ts.url, opts, func(ctx context.Context, c *wsock.Conn) error {
+			err := wsock.Open(ctx, ts.URL(), opts, func(ctx context.Context, c *wsock.Conn) error {
 				if err := c.SendText(ctx, "still there?"); err != nil {
 					return err
 				}
@@ -62,7 +63,7 @@ func TestPanickingHandlersCloseTheirConnectionAndTheServerGoesOn(t *testing.T) {
 				return err
 			})
 			require.NoError(t, err)
-			ts.drain()
+			ts.Close()
 			return nil
 		})
 		require.NoError(t, err)
@@ -74,7 +75,7 @@ func TestHandlersThatNeitherAcceptNorRejectGetTheirClientsAnswered(t *testing.T)
 	scenario(t, func() {
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 			waiting := make(chan struct{}, 1)
-			ts := startServer(t, n, func(ctx context.Context, r *wsock.Request) error {
+			ts := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 				if r.Path() == "/wait" {
 					// Holds the client in its opening handshake until the
 					// server drains.
@@ -89,16 +90,16 @@ func TestHandlersThatNeitherAcceptNorRejectGetTheirClientsAnswered(t *testing.T)
 				return errors.New("opened a connection nobody accepted")
 			}
 			var rejected *wsock.RejectedError
-			err := wsock.Open(ctx, ts.url+"return", opts, body)
+			err := wsock.Open(ctx, ts.URL()+"return", opts, body)
 			require.ErrorAs(t, err, &rejected)
 			assert.Equal(t, http.StatusInternalServerError, rejected.StatusCode)
 
 			n.Go(func(ctx context.Context) error {
 				<-waiting
-				ts.drain()
+				ts.Close()
 				return nil
 			})
-			err = wsock.Open(ctx, ts.url+"wait", opts, body)
+			err = wsock.Open(ctx, ts.URL()+"wait", opts, body)
 			require.ErrorAs(t, err, &rejected)
 			assert.Equal(t, http.StatusServiceUnavailable, rejected.StatusCode)
 			return nil
@@ -116,12 +117,12 @@ func TestKeepAliveTasksEndWithTheirConnections(t *testing.T) {
 	scenario(t, func() {
 		var codes [clients]wsock.StatusCode
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-			ts := startServer(t, n, echo, &wsock.ServerOptions{KeepAlive: keepAlive})
+			ts := wsocktest.NewServer(t, wsocktest.Echo, &wsocktest.Options{Server: &wsock.ServerOptions{KeepAlive: keepAlive}})
 			opts := &wsock.DialOptions{Logger: quiet, KeepAlive: keepAlive}
 			warm := make(chan struct{}, clients)
 			for i := range clients {
 				n.Go(func(ctx context.Context) error {
-					return wsock.Open(ctx, ts.url, opts, func(ctx context.Context, c *wsock.Conn) error {
+					return wsock.Open(ctx, ts.URL(), opts, func(ctx context.Context, c *wsock.Conn) error {
 						for j := range maxExchanges {
 							if j == 20 {
 								warm <- struct{}{}
@@ -152,7 +153,7 @@ func TestKeepAliveTasksEndWithTheirConnections(t *testing.T) {
 					return nil
 				}
 			}
-			ts.drain()
+			ts.Close()
 			return nil
 		})
 		require.NoError(t, err)
@@ -192,7 +193,7 @@ func handlerNurseryFailure(t *testing.T, clients int) (codes []wsock.StatusCode,
 						}
 						return errHandler
 					}
-					return echo(ctx, r)
+					return wsocktest.Echo(ctx, r)
 				})
 			})
 			return nil

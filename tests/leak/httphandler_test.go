@@ -16,6 +16,7 @@ import (
 
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
+	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
 
 // joinedHandler counts the ServeHTTP calls in progress, so that a test can
@@ -47,7 +48,7 @@ func TestHTTPHandlerInHTTPTestServerLeavesNothingOnceClosed(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	const clients = 10
 	scenario(t, func() {
-		ts, j := startHTTPTest(context.Background(), echo)
+		ts, j := startHTTPTest(context.Background(), wsocktest.Echo)
 		url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/"
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 			for range clients {
@@ -134,7 +135,7 @@ func TestHTTPHandlerDrainsWhenTheBaseContextIsCancelled(t *testing.T) {
 func TestHTTPHandlerOutlivesHTTPTestCloseUntilItsClientLeaves(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	scenario(t, func() {
-		ts, j := startHTTPTest(context.Background(), echo)
+		ts, j := startHTTPTest(context.Background(), wsocktest.Echo)
 		url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/"
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 			c, err := wsock.Connect(ctx, n, url, &wsock.DialOptions{Logger: quiet})

@@ -1,31 +1,22 @@
 package leak
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
-
-	"github.com/gotrio/gotrio/cancel"
-	"github.com/gotrio/gotrio/nursery"
+	"github.com/gotrio/gotrio/nursery/nurserytest"
 	"github.com/gotrio/gotrio/wsock"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { nurserytest.VerifyTestMain(m) }
 
 // module prefixes every function of ours in a goroutine dump.
 const module = "github.com/gotrio/gotrio/"
@@ -81,26 +72,40 @@ func allStacks() string {
 	}
 }
 
-// goroutinesOfOurs returns the stack of every goroutine that runs code of
-// the module, or was started by it, except the calling goroutine, the
-// watchdog and those of the test harness (the goroutines running TestMain
-// and the tests, whose stacks hold test functions of this package).
-func goroutinesOfOurs() []string {
-	var ours []string
-	for i, g := range strings.Split(allStacks(), "\n\n") {
-		if i == 0 { // runtime.Stack lists the calling goroutine first
-			continue
+// goroutinesOfOurs returns every goroutine that runs code of the module, or
+// was started by it, except the calling goroutine, the watchdog and those of
+// the test harness (the goroutines running TestMain and the tests, whose
+// stacks hold test functions of this package).
+func goroutinesOfOurs() []nurserytest.Goroutine {
+	var ours []nurserytest.Goroutine
+	for _, g := range nurserytest.Goroutines() {
+		if isOurs(g) && !isHarness(g) {
+			ours = append(ours, g)
 		}
-		if !strings.Contains(g, module) {
-			continue
-		}
-		if strings.Contains(g, "\ntesting.tRunner(") || strings.Contains(g, "\ntesting.(*M).Run(") ||
-			strings.Contains(g, module+"tests/leak.watchdog.func1(") {
-			continue
-		}
-		ours = append(ours, g)
 	}
 	return ours
+}
+
+func isOurs(g nurserytest.Goroutine) bool {
+	if strings.HasPrefix(g.CreatedBy.Function, module) {
+		return true
+	}
+	for _, f := range g.Frames {
+		if strings.HasPrefix(f.Function, module) {
+			return true
+		}
+	}
+	return false
+}
+
+func isHarness(g nurserytest.Goroutine) bool {
+	for _, f := range g.Frames {
+		switch f.Function {
+		case "testing.tRunner", "testing.(*M).Run", module + "tests/leak.watchdog.func1":
+			return true
+		}
+	}
+	return false
 }
 
 // schedRounds bounds how many times requireNothingOfOursRemains yields before
@@ -121,30 +126,12 @@ func requireNothingOfOursRemains(t *testing.T) {
 		ours = goroutinesOfOurs()
 	}
 	if len(ours) > 0 {
-		t.Fatalf("%d goroutine(s) of ours remain after the scenario returned:\n\n%s",
-			len(ours), strings.Join(ours, "\n\n"))
+		t.Fatalf("goroutines of ours remain after the scenario returned: %v", &nurserytest.LeakError{Goroutines: ours})
 	}
 }
 
 // wsURL is the URL of a server listening on 127.0.0.1:port.
 func wsURL(port int) string { return "ws://127.0.0.1:" + strconv.Itoa(port) + "/" }
-
-// echo accepts the connection and echoes every message until it closes.
-func echo(ctx context.Context, r *wsock.Request) error {
-	c, err := r.Accept(ctx, nil)
-	if err != nil {
-		return err
-	}
-	for {
-		m, err := c.Receive(ctx)
-		if err != nil {
-			return nil
-		}
-		if err := c.Send(ctx, m.Type, m.Data); err != nil {
-			return nil
-		}
-	}
-}
 
 // closeCode is the code of err's *ClosedError, 0 if it has none.
 func closeCode(err error) wsock.StatusCode {
@@ -153,156 +140,6 @@ func closeCode(err error) wsock.StatusCode {
 		return ce.Reason.Code
 	}
 	return 0
-}
-
-// testServer is a wsock.Server on 127.0.0.1 serving in a task of a test's
-// nursery, under a scope of its own so that the test can drain it while the
-// rest of the nursery goes on.
-type testServer struct {
-	*wsock.Server
-	url    string
-	scope  *cancel.Scope
-	served chan struct{} // closed when Serve has returned
-}
-
-// startServer listens on a free port of 127.0.0.1 and serves h in a task of
-// n until drain is called or n is cancelled. Serve's own error, if it stops
-// for another reason, is the task's failure.
-func startServer(t *testing.T, n *nursery.Nursery, h wsock.Handler, opts *wsock.ServerOptions) *testServer {
-	t.Helper()
-	if opts == nil {
-		opts = &wsock.ServerOptions{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = quiet
-	}
-	srv, err := wsock.Listen("127.0.0.1:0", opts)
-	require.NoError(t, err)
-	ts := &testServer{Server: srv, url: wsURL(srv.Port()), scope: cancel.New(), served: make(chan struct{})}
-	n.GoNamed("test server", func(ctx context.Context) error {
-		defer close(ts.served)
-		return ts.scope.Run(ctx, func(ctx context.Context) error { return srv.Serve(ctx, h) })
-	})
-	return ts
-}
-
-// drain cancels the server's context: it stops accepting and closes every
-// connection with 1001.
-func (ts *testServer) drain() { ts.scope.Cancel("the test drains the server") }
-
-// pipeServer serves an http.Handler (wsock.NewHTTPHandler's) over
-// net.Pipe connections, without net/http's server, so that a wsock server
-// runs inside a synctest bubble. Each connection's request is read with
-// http.ReadRequest and served in a task of the pipe server's nursery, whose
-// context is the request's: drain cancels it, which drains the handlers.
-type pipeServer struct {
-	h       http.Handler
-	conns   chan net.Conn
-	stopped chan struct{} // closed when the server no longer takes connections
-	scope   *cancel.Scope
-}
-
-// startPipeServer serves h in a task of n until drain is called or n is
-// cancelled.
-func startPipeServer(n *nursery.Nursery, h http.Handler) *pipeServer {
-	ps := &pipeServer{h: h, conns: make(chan net.Conn), stopped: make(chan struct{}), scope: cancel.New()}
-	n.GoNamed("pipe server", func(ctx context.Context) error {
-		return ps.scope.Run(ctx, func(ctx context.Context) error {
-			return nursery.Run(ctx, func(ctx context.Context, conns *nursery.Nursery) error {
-				defer close(ps.stopped)
-				for {
-					select {
-					case nc := <-ps.conns:
-						conns.GoNamed("pipe conn", func(ctx context.Context) error {
-							ps.serve(ctx, nc)
-							return nil
-						})
-					case <-ctx.Done():
-						return nil
-					}
-				}
-			})
-		})
-	})
-	return ps
-}
-
-// drain stops the pipe server: it takes no more connections and the
-// contexts of the requests it serves are cancelled.
-func (ps *pipeServer) drain() { ps.scope.Cancel("the test drains the pipe server") }
-
-// DialContext is a DialOptions.DialContext that connects to the server.
-func (ps *pipeServer) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
-	client, server := net.Pipe()
-	var err error
-	select {
-	case ps.conns <- server:
-		return client, nil
-	case <-ps.stopped:
-		err = &net.OpError{Op: "dial", Net: "pipe", Err: syscall.ECONNREFUSED}
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	_ = client.Close()
-	_ = server.Close()
-	return nil, err
-}
-
-// serve reads one request from nc and hands it to the handler, with ctx as
-// the request's context. The connection is the handler's if it hijacks it.
-func (ps *pipeServer) serve(ctx context.Context, nc net.Conn) {
-	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
-	br := bufio.NewReader(nc)
-	req, err := http.ReadRequest(br)
-	if !stop() || err != nil {
-		_ = nc.Close()
-		return
-	}
-	w := &pipeResponse{nc: nc, br: br, header: make(http.Header)}
-	ps.h.ServeHTTP(w, req.WithContext(ctx))
-	if !w.hijacked {
-		w.send()
-		_ = nc.Close()
-	}
-}
-
-// pipeResponse is the http.ResponseWriter (and http.Hijacker) of a pipe
-// connection. An answer that is not hijacked is buffered and sent whole.
-type pipeResponse struct {
-	nc       net.Conn
-	br       *bufio.Reader
-	header   http.Header
-	status   int
-	body     bytes.Buffer
-	hijacked bool
-}
-
-func (w *pipeResponse) Header() http.Header { return w.header }
-
-func (w *pipeResponse) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-}
-
-func (w *pipeResponse) Write(p []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.body.Write(p)
-}
-
-func (w *pipeResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.hijacked = true
-	return w.nc, bufio.NewReadWriter(w.br, bufio.NewWriter(w.nc)), nil
-}
-
-// send writes the buffered answer.
-func (w *pipeResponse) send() {
-	w.WriteHeader(http.StatusOK)
-	resp := &http.Response{
-		StatusCode: w.status, ProtoMajor: 1, ProtoMinor: 1, Header: w.header,
-		ContentLength: int64(w.body.Len()), Body: io.NopCloser(&w.body), Close: true,
-	}
-	_ = resp.Write(w.nc)
 }
 
 // silentPeer plays a server that takes the TCP (or pipe) connection, reads

@@ -16,6 +16,7 @@ import (
 	"github.com/gotrio/gotrio/cancel"
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
+	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
 
 func TestFirstFailingClientCancelsItsSiblingsAndEveryoneIsJoined(t *testing.T) {
@@ -25,7 +26,7 @@ func TestFirstFailingClientCancelsItsSiblingsAndEveryoneIsJoined(t *testing.T) {
 	scenario(t, func() {
 		seen := make(chan wsock.StatusCode, clients)
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-			ts := startServer(t, n, func(ctx context.Context, r *wsock.Request) error {
+			ts := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 				c, err := r.Accept(ctx, nil)
 				if err != nil {
 					return err
@@ -42,14 +43,14 @@ func TestFirstFailingClientCancelsItsSiblingsAndEveryoneIsJoined(t *testing.T) {
 					}
 				}
 			}, nil)
-			defer ts.drain()
+			defer ts.Close()
 			// The clients run in a nursery of their own, so that the first
 			// failure cancels them and not the server.
 			ready := make(chan struct{}, clients)
 			clientsErr := nursery.Run(ctx, func(ctx context.Context, clientsN *nursery.Nursery) error {
 				for i := range clients {
 					clientsN.GoNamed("client "+strconv.Itoa(i), func(ctx context.Context) error {
-						return wsock.Open(ctx, ts.url, &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
+						return wsock.Open(ctx, ts.URL(), &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
 							if err := c.SendText(ctx, "hello"); err != nil {
 								return err
 							}
@@ -95,7 +96,7 @@ func TestOpenCancelledFromOutsideClosesWithGoingAway(t *testing.T) {
 	scenario(t, func() {
 		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 			seen := make(chan wsock.StatusCode, clients)
-			ts := startServer(t, n, func(ctx context.Context, r *wsock.Request) error {
+			ts := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 				c, err := r.Accept(ctx, nil)
 				if err != nil {
 					return err
@@ -104,7 +105,7 @@ func TestOpenCancelledFromOutsideClosesWithGoingAway(t *testing.T) {
 				seen <- closeCode(err)
 				return nil
 			}, nil)
-			defer ts.drain()
+			defer ts.Close()
 			for round := range rounds {
 				var clientReasons [clients]*wsock.CloseReason
 				_ = nursery.Run(ctx, func(ctx context.Context, clientsN *nursery.Nursery) error {
@@ -112,7 +113,7 @@ func TestOpenCancelledFromOutsideClosesWithGoingAway(t *testing.T) {
 					for i := range clients {
 						clientsN.Go(func(ctx context.Context) error {
 							var c *wsock.Conn
-							err := wsock.Open(ctx, ts.url, &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, oc *wsock.Conn) error {
+							err := wsock.Open(ctx, ts.URL(), &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, oc *wsock.Conn) error {
 								//gotrio:connescape the test reads c.CloseReason after Open returned, to check how Open closed it
 								c = oc
 								if err := c.Ping(ctx, nil); err != nil {
@@ -162,7 +163,7 @@ func TestTimeoutScopesAroundReceiveInNestedNurseriesKeepTheConnection(t *testing
 			err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 				// The server's handler waits in timeouts of its own too: it
 				// counts those that expire before the first message.
-				ps := startPipeServer(n, wsock.NewHTTPHandler(
+				ps := wsocktest.NewServer(t,
 					func(ctx context.Context, r *wsock.Request) error {
 						c, err := r.Accept(ctx, nil)
 						if err != nil {
@@ -183,10 +184,10 @@ func TestTimeoutScopesAroundReceiveInNestedNurseriesKeepTheConnection(t *testing
 								return nil
 							}
 						}
-					}, &wsock.ServerOptions{Logger: quiet}))
-				defer ps.drain()
+					}, &wsocktest.Options{Pipe: true, Server: &wsock.ServerOptions{Logger: quiet}})
+				defer ps.Close()
 				start := time.Now()
-				opts := &wsock.DialOptions{DialContext: ps.DialContext, Logger: quiet}
+				opts := &wsock.DialOptions{DialContext: ps.DialOptions().DialContext, Logger: quiet}
 				return wsock.Open(ctx, "ws://example.com/", opts, func(ctx context.Context, c *wsock.Conn) error {
 					// Timeouts nested two nurseries deep, of different lengths,
 					// all around Receive of the same connection.

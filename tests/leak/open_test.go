@@ -15,6 +15,7 @@ import (
 	"github.com/gotrio/gotrio/cancel"
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
+	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
 
 // neverCalled is an Open body for opens that must fail before it runs.
@@ -248,7 +249,7 @@ func TestOpenClosesItsConnectionHowever(t *testing.T) {
 			scenario(t, func() {
 				seen := make(chan wsock.StatusCode, 1)
 				err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-					ts := startServer(t, n, func(ctx context.Context, r *wsock.Request) error {
+					ts := wsocktest.NewServer(t, func(ctx context.Context, r *wsock.Request) error {
 						c, err := r.Accept(ctx, nil)
 						if err != nil {
 							return err
@@ -257,12 +258,12 @@ func TestOpenClosesItsConnectionHowever(t *testing.T) {
 						seen <- closeCode(err)
 						return nil
 					}, nil)
-					defer ts.drain()
+					defer ts.Close()
 					var openErr error
 					var recovered any
 					func() {
 						defer func() { recovered = recover() }()
-						openErr = wsock.Open(ctx, ts.url, &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
+						openErr = wsock.Open(ctx, ts.URL(), &wsock.DialOptions{Logger: quiet}, func(ctx context.Context, c *wsock.Conn) error {
 							// The connection works before the body's end.
 							if err := c.Ping(ctx, nil); err != nil {
 								return err

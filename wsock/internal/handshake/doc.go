@@ -20,6 +20,12 @@
 // with ParseResponse, and either checks a 101 with CheckAccept or reads a
 // rejection's body as BodyLength and DecodeChunked say.
 //
+// Over HTTP/2 (RFC 8441) the handshake is an extended CONNECT whose heads
+// the HTTP/2 layer frames: a server checks the request net/http parsed with
+// FromHTTP, IsExtendedConnect and CheckExtendedConnect and answers 200 with
+// ExtendedConnectAccept's header; a client sends ExtendedConnectRequest's
+// header and checks the answer with CheckExtendedConnectAnswer.
+//
 // Parsing is strict, as RFC 9112 allows a recipient to be: lines end in CRLF,
 // and obsolete line folding, whitespace before a colon, bare CR or LF and
 // control characters are errors. Every head is bounded by Limits. The Append

@@ -2,6 +2,7 @@ package handshake
 
 import (
 	"errors"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -133,4 +134,37 @@ func checkDecodeChunked(t *testing.T, b []byte) {
 	require.NoError(t, err)
 	require.False(t, done3)
 	require.Zero(t, n3)
+}
+
+func FuzzCheckExtendedConnect(f *testing.F) {
+	f.Add("websocket", "/chat?room=1", "localhost:8443", "13", "https://localhost:8443", "chat, superchat")
+	f.Add("WebSocket", "/", "[::1]:443", "13", "", "")
+	f.Add("connect-udp", "*", "", "8", "null", "a b")
+	f.Fuzz(func(t *testing.T, protocol, path, authority, version, origin, subprotocols string) {
+		r := &http.Request{
+			Method: http.MethodConnect, RequestURI: path, Host: authority,
+			Proto: "HTTP/2.0", ProtoMajor: 2, ContentLength: -1,
+			Header: http.Header{
+				":protocol":              {protocol},
+				"Sec-Websocket-Version":  {version},
+				"Origin":                 {origin},
+				"Sec-Websocket-Protocol": {subprotocols},
+			},
+		}
+		req := FromHTTP(r)
+		require.True(t, req.IsExtendedConnect())
+		if err := req.CheckExtendedConnect(); err != nil {
+			var e *Error
+			require.True(t, errors.As(err, &e))
+			require.Contains(t, []int{400, 426}, e.Status)
+			return
+		}
+		// A valid request can be answered with any subprotocol it proposed.
+		for _, p := range req.Protocols {
+			h, err := ExtendedConnectAccept(p, "", nil)
+			require.NoError(t, err)
+			_, _, err = CheckExtendedConnectAnswer(http.StatusOK, h, req.Protocols)
+			require.NoError(t, err)
+		}
+	})
 }

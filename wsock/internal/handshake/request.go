@@ -148,19 +148,34 @@ func (r *Request) Check() error {
 	if !hasToken(h["Connection"], "upgrade") {
 		return badRequest(`not a WebSocket handshake: Connection header does not name "upgrade"`)
 	}
-	if r.Version != "13" {
-		return badVersion(r.Version)
+	if err := r.checkVersion(); err != nil {
+		return err
 	}
 	switch {
-	case len(h["Sec-Websocket-Version"]) > 1:
-		return badRequest("more than one Sec-WebSocket-Version header")
 	case len(h["Sec-Websocket-Key"]) > 1:
 		return badRequest("more than one Sec-WebSocket-Key header")
 	case r.Key == "":
 		return badRequest("missing Sec-WebSocket-Key header")
 	case !validKey(r.Key):
 		return badRequest("Sec-WebSocket-Key " + quote(r.Key) + " is not 16 bytes in base64")
-	case len(h["Origin"]) > 1:
+	}
+	return r.checkOriginAndProtocols()
+}
+
+// checkVersion wants exactly one Sec-WebSocket-Version, 13.
+func (r *Request) checkVersion() error {
+	if r.Version != "13" {
+		return badVersion(r.Version)
+	}
+	if len(r.Header["Sec-Websocket-Version"]) > 1 {
+		return badRequest("more than one Sec-WebSocket-Version header")
+	}
+	return nil
+}
+
+// checkOriginAndProtocols wants at most one Origin and token subprotocols.
+func (r *Request) checkOriginAndProtocols() error {
+	if len(r.Header["Origin"]) > 1 {
 		return badRequest("more than one Origin header")
 	}
 	for _, p := range r.Protocols {
@@ -207,7 +222,10 @@ func FromHTTP(r *http.Request) *Request {
 	if len(r.TransferEncoding) > 0 {
 		h["Transfer-Encoding"] = slices.Clone(r.TransferEncoding)
 	}
-	if r.ContentLength != 0 && len(h["Content-Length"]) == 0 {
+	// An extended CONNECT's body is the WebSocket's stream, not a body that
+	// Check should see.
+	extendedConnect := r.ProtoMajor >= 2 && r.Method == http.MethodConnect && len(r.Header[ProtocolPseudoHeader]) > 0
+	if r.ContentLength != 0 && len(h["Content-Length"]) == 0 && !extendedConnect {
 		h["Content-Length"] = []string{"1"} // unknown (-1) or positive: a body either way
 	}
 	target := r.RequestURI

@@ -90,6 +90,12 @@ func (r *Response) CheckAccept(key string, offered []string) (protocol, extensio
 	case !acceptMatches(h["Sec-Websocket-Accept"][0], key):
 		return "", "", failed("Sec-WebSocket-Accept " + quote(h["Sec-Websocket-Accept"][0]) + " does not match the key")
 	}
+	return chosen(h, offered)
+}
+
+// chosen returns the subprotocol and raw extensions a server's answer h
+// chose, failing if it chose more than one subprotocol or one not offered.
+func chosen(h http.Header, offered []string) (protocol, extensions string, err error) {
 	switch ps := h["Sec-Websocket-Protocol"]; {
 	case len(ps) > 1:
 		return "", "", failed("more than one Sec-WebSocket-Protocol header")
