@@ -61,6 +61,11 @@ func TestPreparedMessageIsFramedOncePerCompressionSetting(t *testing.T) {
 			m, err := p.client.Receive(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, string(data), string(m.Data))
+
+			require.NoError(t, p.client.SendPrepared(ctx, pm)) // the same frames, masked
+			m, err = p.server.Receive(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, string(data), string(m.Data))
 		})
 	}
 	assert.Equal(t, 3, pm.numFrames(), "uncompressed, level 1 and level 9")
