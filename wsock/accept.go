@@ -166,12 +166,13 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 // offStack runs f in a short-lived task of the connection's nursery and
 // returns its result; f's panic goes on in the caller's goroutine.
 //
-// Accept runs there: answering a handshake is the deepest call of an
-// HTTP/1.1 connection's opening (the answer's hash, a cancel scope, the
-// write deadline, net.Conn.Write and the system call, the reader's start),
-// and made on the handler's goroutine it would grow that goroutine's stack
-// from 4 to 8 KiB for as long as the connection lives, since the runtime
-// shrinks a stack only while under a quarter of it is in use.
+// Reading the opening handshake and Accept run there: they are the deepest
+// calls of an HTTP/1.1 connection's opening (a cancel scope, a deadline,
+// net.Conn.Read or Write and the system call, the parser or the answer's
+// hash, the reader's start), and made on the goroutine that goes on to run
+// the handler they would grow its stack from 4 to 8 KiB for as long as the
+// connection lives, since the runtime halves a stack only while under a
+// quarter of it is in use (an idle handler uses about 3 KiB).
 func (r *Request) offStack(f func() error) error {
 	type outcome struct {
 		err      error
