@@ -160,6 +160,9 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 		c, err = r.accept(ctx, opts)
 		return err
 	})
+	if errors.Is(err, nursery.ErrClosed) { // not even begun: the handler is long gone
+		return nil, &opError{"accept", errHandlerReturned}
+	}
 	return c, err
 }
 
@@ -173,6 +176,9 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 // the handler they would grow its stack from 4 to 8 KiB for as long as the
 // connection lives, since the runtime halves a stack only while under a
 // quarter of it is in use (an idle handler uses about 3 KiB).
+//
+// It returns nursery.ErrClosed, without calling f, once the connection's
+// nursery has finished: an Accept from a goroutine that outlived the handler.
 func (r *Request) offStack(f func() error) error {
 	type outcome struct {
 		err      error
@@ -180,7 +186,7 @@ func (r *Request) offStack(f func() error) error {
 		v        any
 	}
 	done := make(chan outcome, 1)
-	r.n.Go(func(context.Context) error {
+	if err := r.goTask(func(context.Context) error {
 		o := outcome{panicked: true}
 		defer func() {
 			if o.panicked {
@@ -191,12 +197,30 @@ func (r *Request) offStack(f func() error) error {
 		o.err = f()
 		o.panicked = false
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
 	o := <-done
 	if o.panicked {
 		panic(o.v)
 	}
 	return o.err
+}
+
+// goTask starts task in the connection's nursery, or returns
+// nursery.ErrClosed if that nursery has finished (Go's panic, recovered).
+func (r *Request) goTask(task func(context.Context) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if e, ok := v.(error); ok && errors.Is(e, nursery.ErrClosed) {
+				err = nursery.ErrClosed
+				return
+			}
+			panic(v)
+		}
+	}()
+	r.n.Go(task)
+	return nil
 }
 
 // accept is Accept after its checkpoint.

@@ -151,6 +151,27 @@ func TestAcceptAfterItsHandlerReturnedFailsAndTheClientGets500(t *testing.T) {
 	})
 }
 
+func TestAcceptAfterTheConnectionIsGoneFailsWithoutPanicking(t *testing.T) {
+	onEveryServingPath(t, func(t *testing.T, ctx context.Context, n *nursery.Nursery, start startServing) {
+		requests := make(chan *Request, 1)
+		dial, stop := start(t, n, func(_ context.Context, r *Request) error {
+			requests <- r
+			return nil
+		})
+		defer stop()
+		nc := dial()
+		defer nc.Close()
+		_, err := io.WriteString(nc, validUpgrade+"Sec-WebSocket-Version: 13\r\n\r\n")
+		require.NoError(t, err)
+		head, err := io.ReadAll(nc) // until the server closes the socket
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(string(head), "HTTP/1.1 500 "), string(head))
+		synctest.Wait() // the connection's task, and its nursery, have finished
+		_, err = (<-requests).Accept(ctx, nil)
+		assert.ErrorContains(t, err, "wsock: accept: the handler has returned")
+	})
+}
+
 func TestDrainInterruptsAnAcceptWritingToAClientThatDoesNotRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		accepting := make(chan struct{})
