@@ -79,8 +79,8 @@ func Broadcast(ctx context.Context, pm *PreparedMessage, conns []*Conn, opts *Br
 			b.work(ctx, nctx)
 			return nil
 		})
-		if err != nil && ctx.Err() == nil {
-			return err // the workers return nil: a cancellation from elsewhere
+		if err != nil {
+			return err // the workers return nil: this is the nursery's own failure
 		}
 	}
 	return b.result(ctx)

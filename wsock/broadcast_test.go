@@ -294,3 +294,21 @@ func withDiscardRoom(t testing.TB, n int, body func(ctx context.Context, conns [
 	})
 	require.NoError(t, err)
 }
+
+// BenchmarkBroadcast measures Broadcast of a 256-byte message to 1000 server connections
+// over net.Pipe, whose peers discard what they read; ns/op is per broadcast.
+func BenchmarkBroadcast(b *testing.B) {
+	const n = 1000
+	withDiscardRoom(b, n, func(ctx context.Context, conns []*Conn) {
+		pm := NewPreparedMessage(BinaryMessage, make([]byte, 256))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			if err := Broadcast(ctx, pm, conns, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/recipient")
+	})
+}
