@@ -11,9 +11,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
@@ -260,6 +262,67 @@ func ExampleCloseStatus() {
 	// true 1008 POLICY_VIOLATION
 	// -1 INVALID
 	// error: <nil>
+}
+
+// A chat room's broadcast with Broadcast: one member has left, the others get the
+// message, and the error names the connection that could not be sent to.
+func ExampleBroadcast() {
+	var mu sync.Mutex
+	var room []*wsock.Conn
+	joined := make(chan struct{})
+	member := func(ctx context.Context, r *wsock.Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		//gotrio:connescape a member stays in the room while its handler runs, in Receive until the nursery ends
+		room = append(room, c)
+		mu.Unlock()
+		joined <- struct{}{}
+		_, _ = c.Receive(ctx) // until the member leaves
+		return nil
+	}
+	_ = nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		srv, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", member, nil))
+		if err != nil {
+			return err
+		}
+		defer n.Scope().Cancel("done")
+		url := "ws://" + srv.Addr().String() + "/room"
+		var members []*wsock.Conn
+		for range 3 {
+			c, err := wsock.Connect(ctx, n, url, nil)
+			if err != nil {
+				return err
+			}
+			members = append(members, c)
+			<-joined
+		}
+		mu.Lock()
+		conns := slices.Clone(room)
+		mu.Unlock()
+		_ = conns[2].Close(wsock.NormalClosure, "left the room")
+
+		pm := wsock.NewPreparedMessage(wsock.TextMessage, []byte("ada: hello, room"))
+		err = wsock.Broadcast(ctx, pm, conns, &wsock.BroadcastOptions{SendTimeout: 10 * time.Second})
+		var be *wsock.BroadcastError
+		if errors.As(err, &be) {
+			fmt.Println("failed:", len(be.Failed), "closed:", errors.Is(err, wsock.ErrClosed))
+		}
+		for i, c := range members[:2] {
+			m, err := c.Receive(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("member %d got %q\n", i+1, m.Data)
+		}
+		return nil
+	})
+	// Output:
+	// failed: 1 closed: true
+	// member 1 got "ada: hello, room"
+	// member 2 got "ada: hello, room"
 }
 
 // A chat room's broadcast: the message is framed (and compressed, where the

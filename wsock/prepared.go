@@ -14,7 +14,8 @@ import (
 // for example: it is framed, and compressed where permessage-deflate is on, once per
 // distinct setting of the connections it is sent to (uncompressed, or compressed at a
 // given level), not once per connection. Make one with NewPreparedMessage and send it
-// with Conn.SendPrepared; it is safe for concurrent use by any number of connections.
+// with Conn.SendPrepared, or to a whole room with Broadcast; it is safe for concurrent
+// use by any number of connections.
 type PreparedMessage struct {
 	typ  MessageType
 	data []byte

@@ -54,7 +54,8 @@ func (c *Conn) Receive(ctx context.Context) (Message, error) {
 		return Message{}, err
 	}
 	if c.isDropped() {
-		return Message{}, c.closedErr()
+		// The owner's cancellation may have closed c since the check above.
+		return Message{}, c.closedOrCancelled(ctx, c.closedErr())
 	}
 	select {
 	case m := <-c.msgs: // the fast path locks one channel, not four
@@ -101,7 +102,7 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 		return 0, nil, err
 	}
 	if c.isDropped() {
-		return 0, nil, c.closedErr()
+		return 0, nil, c.closedOrCancelled(ctx, c.closedErr())
 	}
 	c.streamWaiters.Add(1)
 	defer c.streamWaiters.Add(-1)

@@ -4,7 +4,8 @@ package bench
 // broadcast. The server (the room) runs in this process and the clients in a
 // peer process ("recv:IMPL", see runRecvPeer), so that the allocations counted
 // are the broadcasting server's alone. Each library broadcasts as it is meant
-// to: gotrio with NewPreparedMessage and SendPrepared, gorilla with
+// to: gotrio with NewPreparedMessage and Broadcast (impl=gotrio-loop: one
+// SendPrepared per connection, in one goroutine), gorilla with
 // NewPreparedMessage and WritePreparedMessage, gws with its Broadcaster (which
 // queues each write to the connection's own writer), coder, which has no
 // prepared messages, with one Write per connection. An iteration is one
@@ -67,9 +68,32 @@ type room struct {
 	stop      func()
 }
 
-// rooms are the room servers of each library.
-var rooms = map[string]func(h *handler) (*room, error){
-	"gotrio": gotrioRoom, "gorilla": gorillaRoom, "coder": coderRoom, "gws": gwsRoom,
+// broadcasters are the rows of BenchmarkBroadcast, in order: a room server
+// and the library of the peer's clients.
+var broadcasters = []struct {
+	name, peer string
+	room       func(h *handler) (*room, error)
+}{
+	{"gotrio", "gotrio", func(h *handler) (*room, error) { return gotrioRoom(h, gotrioBroadcast) }},
+	{"gotrio-loop", "gotrio", func(h *handler) (*room, error) { return gotrioRoom(h, gotrioLoop) }},
+	{"gorilla", "gorilla", gorillaRoom},
+	{"coder", "coder", coderRoom},
+	{"gws", "gws", gwsRoom},
+}
+
+// gotrioBroadcast sends pm to conns with wsock.Broadcast.
+func gotrioBroadcast(ctx context.Context, pm *wsock.PreparedMessage, conns []*wsock.Conn) error {
+	return wsock.Broadcast(ctx, pm, conns, nil)
+}
+
+// gotrioLoop sends pm to conns one after the other, in the caller's goroutine.
+func gotrioLoop(ctx context.Context, pm *wsock.PreparedMessage, conns []*wsock.Conn) error {
+	for _, c := range conns {
+		if err := c.SendPrepared(ctx, pm); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // members is a room's connections.
@@ -108,7 +132,7 @@ func (m *members[C]) snapshot() []C {
 	return m.list
 }
 
-func gotrioRoom(h *handler) (*room, error) {
+func gotrioRoom(h *handler, send func(context.Context, *wsock.PreparedMessage, []*wsock.Conn) error) (*room, error) {
 	var ms members[*wsock.Conn]
 	srv, err := wsock.Listen("127.0.0.1:0", gotrioServerOptions)
 	if err != nil {
@@ -138,13 +162,7 @@ func gotrioRoom(h *handler) (*room, error) {
 		})
 	}()
 	broadcast := func(msg []byte) error {
-		pm := wsock.NewPreparedMessage(wsock.BinaryMessage, msg)
-		for _, c := range ms.snapshot() {
-			if err := c.SendPrepared(ctx, pm); err != nil {
-				return err
-			}
-		}
-		return nil
+		return send(ctx, wsock.NewPreparedMessage(wsock.BinaryMessage, msg), ms.snapshot())
 	}
 	return &room{addr: srv.Addr().String(), broadcast: broadcast, stop: func() { stop(); <-done }}, nil
 }
@@ -275,15 +293,15 @@ func BenchmarkBroadcast(b *testing.B) {
 	n := broadcastConns(b)
 	ps := newPeers(b)
 	msg := []byte(strings.Repeat("x", broadcastSize))
-	for _, im := range impls {
-		b.Run(fmt.Sprintf("conns=%d/size=%d/impl=%s", n, broadcastSize, im.name), func(b *testing.B) {
+	for _, bc := range broadcasters {
+		b.Run(fmt.Sprintf("conns=%d/size=%d/impl=%s", n, broadcastSize, bc.name), func(b *testing.B) {
 			h := newHandler()
-			rm, err := rooms[im.name](h)
+			rm, err := bc.room(h)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer rm.stop()
-			p := ps.get(b, "recv:"+im.name)
+			p := ps.get(b, "recv:"+bc.peer)
 			p.call(b, fmt.Sprintf("dial ws://%s/room %d", rm.addr, n))
 			defer p.call(b, "close")
 			if err := h.waitOpen(n, peerTimeout); err != nil {
