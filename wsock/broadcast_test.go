@@ -301,6 +301,9 @@ func BenchmarkBroadcast(b *testing.B) {
 	const n = 1000
 	withDiscardRoom(b, n, func(ctx context.Context, conns []*Conn) {
 		pm := NewPreparedMessage(BinaryMessage, make([]byte, 256))
+		if err := Broadcast(ctx, pm, conns, nil); err != nil { // frames pm, watches ctx
+			b.Fatal(err)
+		}
 		b.ReportAllocs()
 		b.ResetTimer()
 		for range b.N {
