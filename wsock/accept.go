@@ -152,6 +152,55 @@ func (r *Request) Accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 	if err := cancel.Checkpoint(ctx); err != nil {
 		return nil, err
 	}
+	if r.isHTTP2() {
+		return r.accept(ctx, opts)
+	}
+	var c *Conn
+	err := r.offStack(func() (err error) {
+		c, err = r.accept(ctx, opts)
+		return err
+	})
+	return c, err
+}
+
+// offStack runs f in a short-lived task of the connection's nursery and
+// returns its result; f's panic goes on in the caller's goroutine.
+//
+// Reading the opening handshake and Accept run there: they are the deepest
+// calls of an HTTP/1.1 connection's opening (a cancel scope, a deadline,
+// net.Conn.Read or Write and the system call, the parser or the answer's
+// hash, the reader's start), and made on the goroutine that goes on to run
+// the handler they would grow its stack from 4 to 8 KiB for as long as the
+// connection lives, since the runtime halves a stack only while under a
+// quarter of it is in use (an idle handler uses about 3 KiB).
+func (r *Request) offStack(f func() error) error {
+	type outcome struct {
+		err      error
+		panicked bool
+		v        any
+	}
+	done := make(chan outcome, 1)
+	r.n.Go(func(context.Context) error {
+		o := outcome{panicked: true}
+		defer func() {
+			if o.panicked {
+				o.v = recover()
+			}
+			done <- o
+		}()
+		o.err = f()
+		o.panicked = false
+		return nil
+	})
+	o := <-done
+	if o.panicked {
+		panic(o.v)
+	}
+	return o.err
+}
+
+// accept is Accept after its checkpoint.
+func (r *Request) accept(ctx context.Context, opts *AcceptOptions) (*Conn, error) {
 	if opts.Subprotocol != "" && !slices.Contains(r.hs.Protocols, opts.Subprotocol) {
 		return nil, &opError{"accept", badOption(fmt.Sprintf("subprotocol %q was not proposed by the client", opts.Subprotocol))}
 	}

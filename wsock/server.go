@@ -355,7 +355,8 @@ func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) err
 		}()
 		_ = r.scope.Run(ctx, func(ctx context.Context) error {
 			if r.hs == nil { // HTTPHandler has done all this already
-				if err := s.readHandshake(ctx, r); err != nil {
+				// Off the goroutine: see offStack.
+				if err := r.offStack(func() error { return s.readHandshake(ctx, r) }); err != nil {
 					s.log.Debug("wsock: opening handshake failed", "remote", r.RemoteAddr().String(), "err", err)
 					return nil
 				}
