@@ -198,6 +198,9 @@ func TestBroadcastCancelledStopsAndJoinsTheWorkers(t *testing.T) {
 			assert.ErrorIs(t, err, context.Canceled)
 			var be *BroadcastError
 			assert.False(t, errors.As(err, &be), "an interrupted send is no failure: %v", err)
+			// A write interrupt that a worker registered on an already-cancelled ctx runs
+			// in a goroutine of its own that carries the worker's labels; let it end.
+			synctest.Wait()
 			assert.False(t, broadcastWorkersRunning(t), "workers joined")
 		})
 	})
