@@ -12,13 +12,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/gotrio/gotrio/nursery"
-	"github.com/gotrio/gotrio/nursery/nurserytest"
 	"github.com/gotrio/gotrio/wsock"
 )
 
-func TestMain(m *testing.M) { nurserytest.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // withChat runs the chat on a loopback port for the duration of body.
 func withChat(t *testing.T, body func(ctx context.Context, addr string) error) {

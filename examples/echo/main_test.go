@@ -9,13 +9,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
-	"github.com/gotrio/gotrio/nursery/nurserytest"
 	"github.com/gotrio/gotrio/wsock"
 	"github.com/gotrio/gotrio/wsock/wsocktest"
 )
 
-func TestMain(m *testing.M) { nurserytest.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRunSendsHelloAndReceivesItReversed(t *testing.T) {
 	var out bytes.Buffer

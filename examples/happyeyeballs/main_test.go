@@ -13,12 +13,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/gotrio/gotrio/cancel"
-	"github.com/gotrio/gotrio/nursery/nurserytest"
 )
 
-func TestMain(m *testing.M) { nurserytest.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // peer is how a fake address answers.
 type peer struct {

@@ -13,13 +13,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/gotrio/gotrio/nursery"
-	"github.com/gotrio/gotrio/nursery/nurserytest"
 	"github.com/gotrio/gotrio/wsock"
 )
 
-func TestMain(m *testing.M) { nurserytest.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testServer is an echo server with a few extras: it greets with the X-Token
 // header it got, picks the subprotocol "chat" when offered, answers "binary"

@@ -3,7 +3,7 @@ package conformance
 import (
 	"testing"
 
-	"github.com/gotrio/gotrio/nursery/nurserytest"
+	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { nurserytest.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
