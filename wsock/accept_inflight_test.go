@@ -132,37 +132,38 @@ func TestAcceptInFlightWithTheHandlersContextFailsAndClosesTheSocket(t *testing.
 	})
 }
 
+// handedOutRequest serves a handler that hands its request out and returns at
+// once, and sends it a valid opening handshake on nc.
+func handedOutRequest(t *testing.T, n *nursery.Nursery, start startServing) (<-chan *Request, net.Conn, func()) {
+	t.Helper()
+	requests := make(chan *Request, 1)
+	dial, stop := start(t, n, func(_ context.Context, r *Request) error {
+		requests <- r
+		return nil
+	})
+	nc := dial()
+	_, err := io.WriteString(nc, validUpgrade+"Sec-WebSocket-Version: 13\r\n\r\n")
+	require.NoError(t, err)
+	return requests, nc, stop
+}
+
 func TestAcceptAfterItsHandlerReturnedFailsAndTheClientGets500(t *testing.T) {
 	onEveryServingPath(t, func(t *testing.T, ctx context.Context, n *nursery.Nursery, start startServing) {
-		requests := make(chan *Request, 1)
-		dial, stop := start(t, n, func(_ context.Context, r *Request) error {
-			requests <- r
-			return nil
-		})
+		requests, nc, stop := handedOutRequest(t, n, start)
 		defer stop()
-		nc := dial()
 		defer nc.Close()
-		_, err := io.WriteString(nc, validUpgrade+"Sec-WebSocket-Version: 13\r\n\r\n")
-		require.NoError(t, err)
 		head := string(readHead(t, nc))
 		assert.True(t, strings.HasPrefix(head, "HTTP/1.1 500 "), head)
-		_, err = (<-requests).Accept(ctx, nil)
+		_, err := (<-requests).Accept(ctx, nil)
 		assert.ErrorContains(t, err, "wsock: accept: the handler has returned")
 	})
 }
 
 func TestAcceptAfterTheConnectionIsGoneFailsWithoutPanicking(t *testing.T) {
 	onEveryServingPath(t, func(t *testing.T, ctx context.Context, n *nursery.Nursery, start startServing) {
-		requests := make(chan *Request, 1)
-		dial, stop := start(t, n, func(_ context.Context, r *Request) error {
-			requests <- r
-			return nil
-		})
+		requests, nc, stop := handedOutRequest(t, n, start)
 		defer stop()
-		nc := dial()
 		defer nc.Close()
-		_, err := io.WriteString(nc, validUpgrade+"Sec-WebSocket-Version: 13\r\n\r\n")
-		require.NoError(t, err)
 		head, err := io.ReadAll(nc) // until the server closes the socket
 		require.NoError(t, err)
 		require.True(t, strings.HasPrefix(string(head), "HTTP/1.1 500 "), string(head))
