@@ -414,6 +414,26 @@ func (r *Request) shutdown() {
 	}
 }
 
+// errStreamLost is the cause of a connection over HTTP/2 whose stream net/http
+// ended: its *ClosedError unwraps to it.
+var errStreamLost = errors.New("wsock: the HTTP/2 stream ended (reset by the client or its connection lost)")
+
+// streamLost ends r when net/http cancels the context of its HTTP/2 request,
+// which it does when the stream ends: the client reset it or the connection
+// was lost. No closing handshake can take place on a stream that is gone, so
+// an accepted connection ends at once as an abnormal closure (1006), which is
+// what its Receive reports, exactly as a lost TCP connection of an HTTP/1.1
+// upgrade; then the handler is cancelled as a drain would.
+func (r *Request) streamLost() {
+	r.mu.Lock()
+	c := r.conn
+	r.mu.Unlock()
+	if c != nil {
+		c.abort(errStreamLost, false)
+	}
+	r.shutdown()
+}
+
 // outcome returns the request's state, connection and whether the server is
 // shutting down.
 func (r *Request) outcome() (requestState, *Conn, bool) {

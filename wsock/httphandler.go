@@ -44,7 +44,16 @@ import (
 //
 // Cancelling a request's context (for example through
 // http.Server.BaseContext) shuts that request down as Shutdown does: its
-// handler is cancelled and its connection closed with 1001 (GoingAway).
+// handler is cancelled and its connection closed with 1001 (GoingAway). Over
+// HTTP/2, net/http itself cancels the context when the stream ends (the
+// client reset it, or the connection was lost), when nobody is left to take
+// part in a closing handshake. When the http.Server sets neither BaseContext
+// nor ConnContext, that is the only thing that can cancel it, and the
+// connection then ends at once as an abnormal closure (1006), as a lost
+// HTTP/1.1 connection does; its *ClosedError says the stream ended. With
+// either set, the two cannot be told apart, and a lost stream is closed as a
+// drain would (1001 first, 1006 once the Close frame cannot be written).
+// Shut down with Shutdown or RegisterOn rather than by cancelling contexts.
 type HTTPHandler struct {
 	srv   *serverConfig
 	h     Handler
@@ -131,6 +140,17 @@ func (hh *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	hh.serve(req.Context(), r)
 }
 
+// onlyStreamEndCancels reports whether nothing but net/http's end of the
+// stream can cancel ctx, the context of an HTTP/2 request: its http.Server
+// derives no context of the program's (BaseContext, ConnContext), so a
+// cancellation means the stream ended (reset, or the connection lost). With
+// either set, the program may cancel it to shut requests down, and it cannot
+// be told apart.
+func onlyStreamEndCancels(ctx context.Context) bool {
+	srv, _ := ctx.Value(http.ServerContextKey).(*http.Server)
+	return srv != nil && srv.BaseContext == nil && srv.ConnContext == nil
+}
+
 // hijack takes r's HTTP/1.1 connection over from net/http, or answers 500
 // and reports false.
 func (hh *HTTPHandler) hijack(w http.ResponseWriter, r *Request) bool {
@@ -153,9 +173,14 @@ func (hh *HTTPHandler) hijack(w http.ResponseWriter, r *Request) bool {
 
 // serve runs the handler for r, whose handshake is read and checked and
 // whose stream is r.nc, in the calling goroutine, and returns once everything
-// it started has returned. Cancelling ctx shuts r down as a drain would.
+// it started has returned. Cancelling ctx shuts r down as a drain would; over
+// HTTP/2 it means the stream is gone (see streamLost).
 func (hh *HTTPHandler) serve(ctx context.Context, r *Request) {
-	stop := context.AfterFunc(ctx, r.shutdown)
+	onCancel := r.shutdown
+	if r.h2 != nil && onlyStreamEndCancels(ctx) {
+		onCancel = r.streamLost
+	}
+	stop := context.AfterFunc(ctx, onCancel)
 	defer stop()
 	// The connection outlives ctx's cancellation by its closing handshake.
 	_ = hh.srv.serveConn(context.WithoutCancel(ctx), r, hh.h)
