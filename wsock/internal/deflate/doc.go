@@ -33,12 +33,12 @@
 //
 // # Memory
 //
-// A flate writer takes about 0.8 MiB at flate.BestSpeed (1.1 MiB at the default level, 1.4 MiB
-// at flate.BestCompression, 0.3 MiB Huffman-only) and a flate reader about 40 KiB. Both come from
-// process-wide pools and go back after each message, with one exception: with context
-// takeover a Compressor keeps its writer from its first message until Close, because the next
-// message continues its stream (RFC 7692 §7.1.1). A Decompressor with context takeover keeps
-// the last 32 KiB of output. An idle connection without context takeover holds no flate state.
+// A flate writer takes about 0.8 MiB at flate.BestSpeed (1.1 MiB at the default level,
+// 1.4 MiB at flate.BestCompression, 0.3 MiB Huffman-only) and a flate reader about 40 KiB.
+// Both come from process-wide pools and go back after each message, with one exception: with
+// context takeover a Compressor keeps its writer from its first message until Close, because
+// the next message continues its stream (RFC 7692 §7.1.1). A Decompressor with context
+// takeover keeps the last 32 KiB of output. An idle connection without context takeover holds no flate state.
 //
 // # Limits
 //
