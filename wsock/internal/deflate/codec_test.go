@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -569,3 +570,46 @@ func randomBytes(rng *rand.Rand, n int) []byte {
 }
 
 func prefix(b []byte, n int) []byte { return b[:min(n, len(b))] }
+
+// TestCompressorAndDecompressorInteropWithCompressFlate checks both directions against the
+// standard library's implementation, which the package does not use: compress/flate reads a
+// connection's compressed messages as one stream (each with the tail RFC 7692 §7.2.1 strips),
+// and our Decompressor reads what compress/flate's writer sends with context takeover.
+func TestCompressorAndDecompressorInteropWithCompressFlate(t *testing.T) {
+	msgs := testMessages()
+	if raceEnabled {
+		msgs = msgs[:8]
+	}
+	for _, level := range []int{flate.HuffmanOnly, flate.DefaultCompression, 1, 2, 3, 4, 5, 6, 7, 8, 9} {
+		t.Run(strconv.Itoa(level), func(t *testing.T) {
+			c := NewCompressor(level, false)
+			defer c.Close()
+			var stream, want []byte
+			for _, m := range msgs {
+				z, err := c.Compress(nil, m)
+				require.NoError(t, err)
+				stream = append(append(stream, z...), tail...)
+				want = append(want, m...)
+			}
+			got := make([]byte, len(want))
+			_, err := io.ReadFull(flate.NewReader(bytes.NewReader(stream)), got)
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(want, got), "compress/flate reads our messages at level %d", level)
+
+			var out bytes.Buffer
+			w, err := flate.NewWriter(&out, level)
+			require.NoError(t, err)
+			d := NewDecompressor(false)
+			defer d.Close()
+			for i, m := range msgs {
+				out.Reset()
+				_, err := w.Write(m)
+				require.NoError(t, err)
+				require.NoError(t, w.Flush())
+				got, err := d.Inflate(nil, bytes.TrimSuffix(out.Bytes(), []byte(tail)), 0)
+				require.NoError(t, err, "message %d", i)
+				require.True(t, bytes.Equal(m, got), "we read compress/flate's message %d at level %d", i, level)
+			}
+		})
+	}
+}
