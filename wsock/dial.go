@@ -111,7 +111,7 @@ func Open(ctx context.Context, url string, opts *DialOptions, body func(ctx cont
 	}
 	var bodyErr, closeErr, readerErr error
 	err := nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
-		c, err := connectURL(ctx, n, url, opts, func(err error) { readerErr = err })
+		c, err := connectURL(ctx, n, url, opts, func(err error) { readerErr = err }, true)
 		if err != nil {
 			bodyErr = err
 			return nil
@@ -165,7 +165,7 @@ func closeCodeFor(err error) (StatusCode, string) {
 // closures are logged at Debug level and reported by the connection itself
 // (CloseReason, *ClosedError), never as failures of n.
 func Connect(ctx context.Context, n *nursery.Nursery, url string, opts *DialOptions) (*Conn, error) {
-	return connectURL(ctx, n, url, opts, nil)
+	return connectURL(ctx, n, url, opts, nil, false)
 }
 
 // WrapClient performs the client side of the opening handshake over an
@@ -200,13 +200,15 @@ func WrapClient(ctx context.Context, n *nursery.Nursery, rwc io.ReadWriteCloser,
 	if err != nil {
 		return nil, &opError{op, err}
 	}
-	startConn(n, c, lim, nil)
+	startConn(n, c, lim, nil, false)
 	return c, nil
 }
 
 // connectURL is Connect; onReaderErr, if not nil, receives the reader's
-// error instead of the log.
-func connectURL(ctx context.Context, n *nursery.Nursery, rawURL string, opts *DialOptions, onReaderErr func(error)) (*Conn, error) {
+// error instead of the log. callerReads says that the caller closes the
+// connection before n's body returns (Open), so that Receive may read in its
+// caller's goroutine (see turn.go).
+func connectURL(ctx context.Context, n *nursery.Nursery, rawURL string, opts *DialOptions, onReaderErr func(error), callerReads bool) (*Conn, error) {
 	if opts == nil {
 		opts = &DialOptions{}
 	}
@@ -236,7 +238,7 @@ func connectURL(ctx context.Context, n *nursery.Nursery, rawURL string, opts *Di
 	if err != nil {
 		return nil, &opError{op, err}
 	}
-	startConn(n, c, lim, onReaderErr)
+	startConn(n, c, lim, onReaderErr, callerReads)
 	return c, nil
 }
 
@@ -244,9 +246,9 @@ func connectURL(ctx context.Context, n *nursery.Nursery, rawURL string, opts *Di
 // n. The reader's error goes to onErr, or to the log when onErr is nil: a
 // connection's failure is the connection's business (its CloseReason), not
 // its nursery's.
-func startConn(n *nursery.Nursery, c *Conn, lim limits, onErr func(error)) {
-	n.GoNamed(c.String()+" reader", func(ctx context.Context) error {
-		if err := c.run(ctx); err != nil {
+func startConn(n *nursery.Nursery, c *Conn, lim limits, onErr func(error), callerReads bool) {
+	c.startReader(n, func(ctx context.Context) error {
+		if ended, err := c.runTurn(ctx); ended && err != nil {
 			if onErr != nil {
 				onErr(err)
 			} else {
@@ -254,7 +256,7 @@ func startConn(n *nursery.Nursery, c *Conn, lim limits, onErr func(error)) {
 			}
 		}
 		return nil
-	})
+	}, callerReads)
 	if lim.keepAlive.Interval > 0 {
 		n.GoNamed(c.String()+" keepalive", func(ctx context.Context) error {
 			keepAlive(ctx, c, lim.keepAlive)

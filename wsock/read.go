@@ -62,6 +62,9 @@ func (c *Conn) Receive(ctx context.Context) (Message, error) {
 		return m, nil
 	default:
 	}
+	if c.turn.n != nil {
+		return c.receiveTurn(ctx) // this goroutine may read (turn.go)
+	}
 	select {
 	case m := <-c.msgs:
 		return m, nil
@@ -106,6 +109,7 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	}
 	c.streamWaiters.Add(1)
 	defer c.streamWaiters.Add(-1)
+	c.ensureReader() // a message that starts now is streamed by the reader task
 	var m Message
 	select {
 	case m = <-c.msgs:
@@ -159,7 +163,7 @@ func (c *Conn) onData(buf []byte, ev proto.Event) {
 		}
 		return
 	}
-	if m.st == nil && !ev.Final && c.streamWaiters.Load() > 0 {
+	if m.st == nil && !ev.Final && !c.rs.caller && c.streamWaiters.Load() > 0 {
 		c.offerStream()
 		if m.st != nil && len(m.data) > 0 {
 			data := m.data
@@ -260,6 +264,10 @@ func aliases(b, buf []byte) bool {
 func (c *Conn) deliver(msg Message) {
 	if c.isDropped() {
 		msg.Release()
+		return
+	}
+	if c.rs.caller {
+		c.got, c.gotOK = msg, true // for the Receive that reads
 		return
 	}
 	select {

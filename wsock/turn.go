@@ -1,0 +1,322 @@
+package wsock
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gotrio/gotrio/nursery"
+)
+
+// The read turn: exactly one party reads the socket at a time, the reader task or a
+// goroutine blocked in Receive, and whoever holds the turn continues from where the last
+// holder stopped (readState).
+//
+// On a connection whose callers read (a server's, from Accept, and Open's, over a TCP or
+// unix socket), a Receive that finds nothing queued, no Reader waiting and the connection
+// open takes the turn and reads in its own goroutine until it has decoded one whole
+// message for itself, answering pings and pongs on the way; then it gives the turn back.
+// If the reader task holds the turn, the Receive asks for it: the task's wait for data is
+// interrupted (deadlines.interruptRead) and the task returns, its goroutine gone, handing
+// the turn over. So an idle connection whose handler waits in Receive is one goroutine,
+// and an echo loop reads in the handler's goroutine, with no hand-off per message.
+//
+// When a Receive gives the turn back, the reader task is started again (in the
+// connection's nursery, under the same name) at once if something needs reading now: a
+// Receive or a Reader waiting, a Ping waiting for its pong, the connection closing, the
+// Receive cancelled; otherwise after readerGrace, unless a Receive has taken the turn
+// again by then. Every operation that waits for the read side (Ping, Close, CloseNow, the
+// owner's cancellation, Reader) makes sure someone reads. A Receive that meets the end of
+// the connection (the peer's Close, EOF, a protocol violation) leaves the rest (answering
+// the Close, the closing handshake, the run result) to the reader task.
+//
+// Elsewhere (TLS, net.Pipe, HTTP/2 streams, and connections from Connect or WrapClient,
+// whose nursery may end without closing them), the reader task holds the turn for the
+// connection's whole life.
+
+// readerGrace is how long the turn may stay free after a Receive gave it back before the
+// reader task is started again: longer than a handler takes between two Receives in an
+// echo or request-response loop, short enough that a handler busy elsewhere still has
+// its peer's pings answered and its Close processed promptly.
+const readerGrace = 20 * time.Millisecond
+
+// turnHolder says who holds the read turn.
+type turnHolder uint8
+
+const (
+	turnFree   turnHolder = iota // nobody reads: the grace period runs
+	turnTask                     // the reader task (started, running, or finishing)
+	turnCaller                   // a Receive
+)
+
+// readTurn is who holds the read turn, and who waits for it.
+type readTurn struct {
+	n    *nursery.Nursery                // the connection's nursery; nil: callers never read
+	task func(ctx context.Context) error // the reader task
+
+	mu       sync.Mutex
+	holder   turnHolder
+	want     bool          // a Receive asked the task for the turn
+	granted  bool          // the task gave it the turn; wake holds a token
+	wake     chan struct{} // 1-slot: the turn was granted
+	waiters  int           // Receives waiting while someone else reads
+	ended    bool          // reading is over: the task finishes the connection
+	timer    *time.Timer   // restarts the task after readerGrace
+	finished bool          // the connection is finished: no more restarts
+}
+
+// startReader starts c's reader task, fn, in n. callerReads says whether c's owner closes
+// c before n's body returns (Accept's handler, Open's body): only then may the task end
+// while the connection lives, and only on a raw socket, whose reads a deadline interrupts
+// without losing data.
+func (c *Conn) startReader(n *nursery.Nursery, fn func(ctx context.Context) error, callerReads bool) {
+	if callerReads && rawSocket(c.nc) {
+		c.turn.n, c.turn.task = n, fn
+	}
+	c.turn.holder = turnTask
+	n.GoNamed(c.String()+" reader", fn)
+}
+
+// rawSocket reports whether nc is a TCP or unix socket.
+func rawSocket(nc net.Conn) bool {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
+// spawnTask starts the reader task again; the caller has made it the holder.
+func (c *Conn) spawnTask() {
+	defer func() {
+		if v := recover(); v != nil {
+			// The nursery has finished: so has the connection (its owner closed it).
+			if e, ok := v.(error); ok && errors.Is(e, nursery.ErrClosed) {
+				return
+			}
+			panic(v)
+		}
+	}()
+	c.turn.n.GoNamed(c.name+" reader", c.turn.task)
+}
+
+// ensureReader makes sure someone reads: it starts the reader task if the turn is free.
+func (c *Conn) ensureReader() {
+	t := &c.turn
+	if t.n == nil {
+		return
+	}
+	t.mu.Lock()
+	if t.holder != turnFree {
+		t.mu.Unlock()
+		return
+	}
+	t.holder = turnTask
+	t.mu.Unlock()
+	c.spawnTask()
+}
+
+// wakeReader is ensureReader for a connection that is closing: a Receive that reads is
+// interrupted too, so that it hands the turn to the task and returns.
+func (c *Conn) wakeReader() {
+	t := &c.turn
+	if t.n == nil {
+		return
+	}
+	t.mu.Lock()
+	switch t.holder {
+	case turnCaller:
+		c.dl.interruptRead()
+	case turnFree:
+		t.holder = turnTask
+		t.mu.Unlock()
+		c.spawnTask()
+		return
+	}
+	t.mu.Unlock()
+}
+
+// yieldToCaller is the reader task's check before it reads: it reports whether it has
+// handed the turn to a Receive that asked for it.
+func (c *Conn) yieldToCaller() bool {
+	t := &c.turn
+	if t.n == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.want || c.cur.st != nil || c.streamWaiters.Load() > 0 || c.isClosing() {
+		return false
+	}
+	t.want, t.granted, t.holder = false, true, turnCaller
+	t.wake <- struct{}{}
+	return true
+}
+
+// releaseTurn gives the turn back after a Receive read: the task starts at once if now or
+// if something needs reading now, else after readerGrace unless a Receive takes the turn.
+func (c *Conn) releaseTurn(now bool) {
+	t := &c.turn
+	t.mu.Lock()
+	if now || t.waiters > 0 || c.streamWaiters.Load() > 0 || c.isClosing() || c.pingsWaiting() {
+		t.holder = turnTask
+		t.mu.Unlock()
+		c.spawnTask()
+		return
+	}
+	t.holder = turnFree
+	if t.timer == nil {
+		t.timer = time.AfterFunc(readerGrace, c.graceOver)
+	} else {
+		t.timer.Reset(readerGrace)
+	}
+	t.mu.Unlock()
+}
+
+// graceOver starts the reader task once readerGrace has passed, if the turn is still free.
+func (c *Conn) graceOver() {
+	c.ensureReader()
+}
+
+// endTurn records, for the holder that met the end of reading, that the task finishes the
+// connection; a Receive that met it starts the task.
+func (c *Conn) endTurn(caller bool) {
+	t := &c.turn
+	t.mu.Lock()
+	t.ended = true
+	t.holder = turnTask
+	t.mu.Unlock()
+	if caller {
+		c.spawnTask()
+	}
+}
+
+// finishTurn records that the connection is finished.
+func (c *Conn) finishTurn() {
+	t := &c.turn
+	t.mu.Lock()
+	t.finished = true
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	t.mu.Unlock()
+}
+
+// pingsWaiting reports whether a Ping waits for its pong.
+func (c *Conn) pingsWaiting() bool {
+	c.pingMu.Lock()
+	defer c.pingMu.Unlock()
+	return len(c.pings) > 0
+}
+
+// receiveTurn is Receive on a connection whose callers read, once nothing was queued.
+func (c *Conn) receiveTurn(ctx context.Context) (Message, error) {
+	t := &c.turn
+	for {
+		t.mu.Lock()
+		open := c.streamWaiters.Load() == 0 && !c.isClosing() && !t.ended
+		var wake chan struct{}
+		switch {
+		case open && t.holder == turnFree:
+			t.holder = turnCaller
+			t.mu.Unlock()
+			if m, err, done := c.receiveHolding(ctx); done {
+				return m, err
+			}
+			continue
+		case open && t.holder == turnTask && !t.want && t.waiters == 0:
+			t.want = true
+			if t.wake == nil {
+				t.wake = make(chan struct{}, 1)
+			}
+			wake = t.wake
+			c.dl.interruptRead()
+		default:
+			t.waiters++
+		}
+		t.mu.Unlock()
+		select {
+		case m := <-c.msgs:
+			c.leaveWait(wake != nil)
+			return m, nil
+		case <-wake:
+			t.mu.Lock()
+			t.granted = false
+			t.mu.Unlock()
+			if m, err, done := c.receiveHolding(ctx); done {
+				return m, err
+			}
+		case <-c.recvDone:
+			c.leaveWait(wake != nil)
+			m, err := c.lastMessage()
+			return m, c.closedOrCancelled(ctx, err)
+		case <-c.dropped:
+			c.leaveWait(wake != nil)
+			return Message{}, c.closedOrCancelled(ctx, c.closedErr())
+		case <-ctx.Done():
+			c.leaveWait(wake != nil)
+			return Message{}, ctx.Err()
+		}
+	}
+}
+
+// leaveWait ends a Receive's wait: wanted says whether it had asked for the turn, which
+// it gives back if it was granted meanwhile.
+func (c *Conn) leaveWait(wanted bool) {
+	t := &c.turn
+	t.mu.Lock()
+	if !wanted {
+		t.waiters--
+		t.mu.Unlock()
+		return
+	}
+	t.want = false
+	if !t.granted {
+		t.mu.Unlock()
+		return
+	}
+	t.granted = false
+	<-t.wake
+	t.mu.Unlock()
+	c.releaseTurn(true)
+}
+
+// receiveHolding reads, holding the turn, until a message is decoded for this Receive.
+// done false means the Receive is to wait as any other: the connection is closing or
+// ended, and the task has the turn.
+func (c *Conn) receiveHolding(ctx context.Context) (m Message, err error, done bool) {
+	// What the task queued before it gave the turn up comes first.
+	select {
+	case m := <-c.msgs:
+		c.releaseTurn(false)
+		return m, nil, true
+	default:
+	}
+	d := ctx.Done()
+	if d != nil {
+		c.dl.beginRead(ctx, d)
+	}
+	c.rs.caller = true
+	stop := c.readFrames(ctx, true)
+	c.rs.caller = false
+	if d != nil {
+		c.dl.endRead()
+	}
+	switch stop {
+	case stopMessage:
+		m := c.got
+		c.got, c.gotOK = Message{}, false
+		c.releaseTurn(false)
+		return m, nil, true
+	case stopEnded:
+		c.endTurn(true)
+		return Message{}, nil, false
+	}
+	c.releaseTurn(true)
+	if err := ctx.Err(); err != nil {
+		return Message{}, err, true
+	}
+	return Message{}, nil, false
+}
