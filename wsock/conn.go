@@ -328,9 +328,9 @@ const (
 type readStop uint8
 
 const (
-	stopEnded     readStop = iota // reading is over: see readState.end
-	stopMessage                   // a message was decoded for the Receive that reads (c.got)
-	stopYield                     // the holder gives the turn up: see readFrames
+	stopEnded   readStop = iota // reading is over: see readState.end
+	stopMessage                 // a message was decoded for the Receive that reads (c.got)
+	stopYield                   // the holder gives the turn up: see readFrames
 )
 
 // readFrames reads and handles frames, as the holder of the read turn: the reader task
