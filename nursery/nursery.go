@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gotrio/gotrio/cancel"
+	"github.com/gotrio/gotrio/internal/nurseryhook"
 	"github.com/gotrio/gotrio/internal/scopehook"
 )
 
@@ -114,7 +115,37 @@ func newScope() *cancel.Scope {
 	return scopehook.NewNurseryScope().(*cancel.Scope)
 }
 
-func init() { scopehook.StripNursery = stripped }
+func init() {
+	scopehook.StripNursery = stripped
+	nurseryhook.Hold = func(n any) (nurseryhook.Holder, bool) {
+		nn := n.(*Nursery)
+		if !nn.tryAdd() {
+			return nil, false
+		}
+		nn.acquire() // the place counts against the limit, as a task's
+		return &hold{n: nn}, true
+	}
+}
+
+// hold is a place in a nursery whose tasks come and go (see
+// internal/nurseryhook): it counts as one running task until released.
+type hold struct {
+	n        *Nursery
+	released atomic.Bool
+}
+
+func (h *hold) Go(name string, fn func(ctx context.Context) error) {
+	if fn == nil {
+		panic("nursery: Go with a nil function")
+	}
+	go h.n.runHeld(h, h.n.namedTask(name), fn)
+}
+
+func (h *hold) Release() {
+	if h.released.CompareAndSwap(false, true) {
+		h.n.finish()
+	}
+}
 
 // checkpoint makes the end of the nursery a checkpoint, as in Trio: when an
 // enclosing scope is cancelled (or its deadline has passed) and no task
@@ -224,6 +255,24 @@ func (n *Nursery) run(t *task, fn func(ctx context.Context) error) {
 	defer func() {
 		if !normal {
 			n.failPanic(t, newPanicError(t.path, recover()))
+		}
+	}()
+	err := fn(t.ctx)
+	normal = true
+	if err != nil {
+		n.fail(t, err)
+	}
+}
+
+// runHeld is the body of a task goroutine started in a hold: the hold, not
+// the task, counts in the nursery, except that a panic releases it.
+func (n *Nursery) runHeld(h *hold, t *task, fn func(ctx context.Context) error) {
+	pprof.SetGoroutineLabels(t.ctx)
+	normal := false
+	defer func() {
+		if !normal {
+			n.failPanic(t, newPanicError(t.path, recover()))
+			h.Release()
 		}
 	}()
 	err := fn(t.ctx)

@@ -286,7 +286,7 @@ func (r *Request) accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 	// The connection's nursery is open: the handler's end waits for this
 	// Accept (settle). A server shutting down has cancelled it, and the
 	// reader then closes the connection with 1001 at once.
-	startConn(r.n, c, lim, nil, true) // serveConn closes c before r.n ends
+	startConn(r.n, c, lim, nil)
 	r.end(reqAccepted, c)
 	return c, nil
 }

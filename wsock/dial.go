@@ -111,7 +111,7 @@ func Open(ctx context.Context, url string, opts *DialOptions, body func(ctx cont
 	}
 	var bodyErr, closeErr, readerErr error
 	err := nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
-		c, err := connectURL(ctx, n, url, opts, func(err error) { readerErr = err }, true)
+		c, err := connectURL(ctx, n, url, opts, func(err error) { readerErr = err })
 		if err != nil {
 			bodyErr = err
 			return nil
@@ -165,7 +165,7 @@ func closeCodeFor(err error) (StatusCode, string) {
 // closures are logged at Debug level and reported by the connection itself
 // (CloseReason, *ClosedError), never as failures of n.
 func Connect(ctx context.Context, n *nursery.Nursery, url string, opts *DialOptions) (*Conn, error) {
-	return connectURL(ctx, n, url, opts, nil, false)
+	return connectURL(ctx, n, url, opts, nil)
 }
 
 // WrapClient performs the client side of the opening handshake over an
@@ -200,15 +200,13 @@ func WrapClient(ctx context.Context, n *nursery.Nursery, rwc io.ReadWriteCloser,
 	if err != nil {
 		return nil, &opError{op, err}
 	}
-	startConn(n, c, lim, nil, false)
+	startConn(n, c, lim, nil)
 	return c, nil
 }
 
 // connectURL is Connect; onReaderErr, if not nil, receives the reader's
-// error instead of the log. callerReads says that the caller closes the
-// connection before n's body returns (Open), so that Receive may read in its
-// caller's goroutine (see turn.go).
-func connectURL(ctx context.Context, n *nursery.Nursery, rawURL string, opts *DialOptions, onReaderErr func(error), callerReads bool) (*Conn, error) {
+// error instead of the log.
+func connectURL(ctx context.Context, n *nursery.Nursery, rawURL string, opts *DialOptions, onReaderErr func(error)) (*Conn, error) {
 	if opts == nil {
 		opts = &DialOptions{}
 	}
@@ -238,17 +236,23 @@ func connectURL(ctx context.Context, n *nursery.Nursery, rawURL string, opts *Di
 	if err != nil {
 		return nil, &opError{op, err}
 	}
-	startConn(n, c, lim, onReaderErr, callerReads)
+	startConn(n, c, lim, onReaderErr)
 	return c, nil
 }
 
 // startConn runs c's reader, and its keep-alive if configured, as tasks of
-// n. The reader's error goes to onErr, or to the log when onErr is nil: a
-// connection's failure is the connection's business (its CloseReason), not
-// its nursery's.
-func startConn(n *nursery.Nursery, c *Conn, lim limits, onErr func(error), callerReads bool) {
+// n. The connection holds a place in n for as long as it lives, while its
+// reader task comes and goes (see turn.go). The reader's error goes to onErr,
+// or to the log when onErr is nil: a connection's failure is the
+// connection's business (its CloseReason), not its nursery's.
+func startConn(n *nursery.Nursery, c *Conn, lim limits, onErr func(error)) {
 	c.startReader(n, func(ctx context.Context) error {
-		if ended, err := c.runTurn(ctx); ended && err != nil {
+		ended, err := c.runTurn(ctx)
+		if !ended {
+			return nil // a Receive reads now
+		}
+		defer c.turn.hold.Release()
+		if err != nil {
 			if onErr != nil {
 				onErr(err)
 			} else {
@@ -256,7 +260,7 @@ func startConn(n *nursery.Nursery, c *Conn, lim limits, onErr func(error), calle
 			}
 		}
 		return nil
-	}, callerReads)
+	})
 	if lim.keepAlive.Interval > 0 {
 		n.GoNamed(c.String()+" keepalive", func(ctx context.Context) error {
 			keepAlive(ctx, c, lim.keepAlive)

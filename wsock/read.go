@@ -62,7 +62,7 @@ func (c *Conn) Receive(ctx context.Context) (Message, error) {
 		return m, nil
 	default:
 	}
-	if c.turn.n != nil {
+	if c.turn.callerReads {
 		return c.receiveTurn(ctx) // this goroutine may read (turn.go)
 	}
 	select {

@@ -2,11 +2,11 @@ package wsock
 
 import (
 	"context"
-	"errors"
 	"net"
 	"sync"
 	"time"
 
+	"github.com/gotrio/gotrio/internal/nurseryhook"
 	"github.com/gotrio/gotrio/nursery"
 )
 
@@ -14,8 +14,7 @@ import (
 // goroutine blocked in Receive, and whoever holds the turn continues from where the last
 // holder stopped (readState).
 //
-// On a connection whose callers read (a server's, from Accept, and Open's, over a TCP or
-// unix socket), a Receive that finds nothing queued, no Reader waiting and the connection
+// On a connection over a TCP or unix socket, a Receive that finds nothing queued, no Reader waiting and the connection
 // open takes the turn and reads in its own goroutine until it has decoded one whole
 // message for itself, answering pings and pongs on the way; then it gives the turn back.
 // If the reader task holds the turn, the Receive asks for it: the task's wait for data is
@@ -32,9 +31,13 @@ import (
 // the connection (the peer's Close, EOF, a protocol violation) leaves the rest (answering
 // the Close, the closing handshake, the run result) to the reader task.
 //
-// Elsewhere (TLS, net.Pipe, HTTP/2 streams, and connections from Connect or WrapClient,
-// whose nursery may end without closing them), the reader task holds the turn for the
-// connection's whole life.
+// The connection holds a place in its nursery from its start to its end (see
+// startReader), so that the nursery waits for it, and its cancellation closes it, exactly
+// as when the reader task lived as long as the connection.
+//
+// Elsewhere (TLS, net.Pipe, HTTP/2 streams, the streams WrapClient wraps) the reader task
+// holds the turn for the connection's whole life: a read there cannot be interrupted by
+// a deadline without risk to the stream (a TLS record half read), or at all.
 
 // readerGrace is how long the turn may stay free after a Receive gave it back before the
 // reader task is started again: longer than a handler takes between two Receives in an
@@ -53,8 +56,9 @@ const (
 
 // readTurn is who holds the read turn, and who waits for it.
 type readTurn struct {
-	n    *nursery.Nursery                // the connection's nursery; nil: callers never read
-	task func(ctx context.Context) error // the reader task
+	hold        nurseryhook.Holder              // the connection's place in its nursery; nil: run alone
+	task        func(ctx context.Context) error // the reader task
+	callerReads bool                            // a Receive may take the turn
 
 	mu       sync.Mutex
 	holder   turnHolder
@@ -67,16 +71,20 @@ type readTurn struct {
 	finished bool          // the connection is finished: no more restarts
 }
 
-// startReader starts c's reader task, fn, in n. callerReads says whether c's owner closes
-// c before n's body returns (Accept's handler, Open's body): only then may the task end
-// while the connection lives, and only on a raw socket, whose reads a deadline interrupts
-// without losing data.
-func (c *Conn) startReader(n *nursery.Nursery, fn func(ctx context.Context) error, callerReads bool) {
-	if callerReads && rawSocket(c.nc) {
-		c.turn.n, c.turn.task = n, fn
+// startReader starts c's reader task, fn, in n, where c holds a place until fn releases
+// it (c.turn.hold), once it has finished the connection: so n waits for c, as for a task,
+// while the task's goroutine comes and goes. Callers read only on a raw socket, whose
+// reads a deadline interrupts without losing data. It panics with nursery.ErrClosed if n
+// has finished, as n.Go does.
+func (c *Conn) startReader(n *nursery.Nursery, fn func(ctx context.Context) error) {
+	h, ok := nurseryhook.Hold(n)
+	if !ok {
+		panic(nursery.ErrClosed)
 	}
+	c.turn.hold, c.turn.task = h, fn
+	c.turn.callerReads = rawSocket(c.nc)
 	c.turn.holder = turnTask
-	n.GoNamed(c.String()+" reader", fn)
+	h.Go(c.String()+" reader", fn)
 }
 
 // rawSocket reports whether nc is a TCP or unix socket.
@@ -90,22 +98,13 @@ func rawSocket(nc net.Conn) bool {
 
 // spawnTask starts the reader task again; the caller has made it the holder.
 func (c *Conn) spawnTask() {
-	defer func() {
-		if v := recover(); v != nil {
-			// The nursery has finished: so has the connection (its owner closed it).
-			if e, ok := v.(error); ok && errors.Is(e, nursery.ErrClosed) {
-				return
-			}
-			panic(v)
-		}
-	}()
-	c.turn.n.GoNamed(c.name+" reader", c.turn.task)
+	c.turn.hold.Go(c.name+" reader", c.turn.task)
 }
 
 // ensureReader makes sure someone reads: it starts the reader task if the turn is free.
 func (c *Conn) ensureReader() {
 	t := &c.turn
-	if t.n == nil {
+	if !t.callerReads {
 		return
 	}
 	t.mu.Lock()
@@ -122,7 +121,7 @@ func (c *Conn) ensureReader() {
 // interrupted too, so that it hands the turn to the task and returns.
 func (c *Conn) wakeReader() {
 	t := &c.turn
-	if t.n == nil {
+	if !t.callerReads {
 		return
 	}
 	t.mu.Lock()
@@ -142,7 +141,7 @@ func (c *Conn) wakeReader() {
 // handed the turn to a Receive that asked for it.
 func (c *Conn) yieldToCaller() bool {
 	t := &c.turn
-	if t.n == nil {
+	if !t.callerReads {
 		return false
 	}
 	t.mu.Lock()
