@@ -65,6 +65,14 @@ func (c *Conn) Receive(ctx context.Context) (Message, error) {
 	if c.turn.callerReads {
 		return c.receiveTurn(ctx) // this goroutine may read (turn.go)
 	}
+	return c.receiveQueued(ctx)
+}
+
+// receiveQueued is Receive's wait for a message from the reader task. It is not
+// Receive's own: Receive's frame stays small for a caller that reads (see turn.go).
+//
+//go:noinline
+func (c *Conn) receiveQueued(ctx context.Context) (Message, error) {
 	select {
 	case m := <-c.msgs:
 		return m, nil

@@ -62,13 +62,14 @@ type readTurn struct {
 
 	mu       sync.Mutex
 	holder   turnHolder
-	want     bool          // a Receive asked the task for the turn
-	granted  bool          // the task gave it the turn; wake holds a token
-	wake     chan struct{} // 1-slot: the turn was granted
-	waiters  int           // Receives waiting while someone else reads
-	ended    bool          // reading is over: the task finishes the connection
-	timer    *time.Timer   // restarts the task after readerGrace
-	finished bool          // the connection is finished: no more restarts
+	want     bool            // a Receive asked the task for the turn
+	wantCtx  context.Context // its ctx
+	granted  bool            // the task gave it the turn; wake holds a token
+	wake     chan struct{}   // 1-slot: the turn was granted
+	waiters  int             // Receives waiting while someone else reads
+	ended    bool            // reading is over: the task finishes the connection
+	timer    *time.Timer     // restarts the task after readerGrace
+	finished bool            // the connection is finished: no more restarts
 }
 
 // startReader starts c's reader task, fn, in n, where c holds a place until fn releases
@@ -149,7 +150,11 @@ func (c *Conn) yieldToCaller() bool {
 	if !t.want || c.cur.st != nil || c.streamWaiters.Load() > 0 || c.isClosing() {
 		return false
 	}
-	t.want, t.granted, t.holder = false, true, turnCaller
+	if d := t.wantCtx.Done(); d != nil {
+		// Here, on the task's stack rather than the Receive's (see receiveTurn).
+		c.dl.watch(t.wantCtx, d)
+	}
+	t.want, t.granted, t.holder, t.wantCtx = false, true, turnCaller, nil
 	t.wake <- struct{}{}
 	return true
 }
@@ -211,12 +216,17 @@ func (c *Conn) pingsWaiting() bool {
 }
 
 // receiveTurn is Receive on a connection whose callers read, once nothing was queued.
+//
+// An idle connection waits here, in its handler's goroutine: the frames between Receive
+// and the wait for data are kept small (the wait for a grant is receiveWait's, the wait
+// for data is rawReader.wait's), so that a handler whose stack fits 4 KiB waiting in
+// Receive still fits it reading in Receive.
 func (c *Conn) receiveTurn(ctx context.Context) (Message, error) {
 	t := &c.turn
 	for {
 		t.mu.Lock()
 		open := c.streamWaiters.Load() == 0 && !c.isClosing() && !t.ended
-		var wake chan struct{}
+		wanted := false
 		switch {
 		case open && t.holder == turnFree:
 			t.holder = turnCaller
@@ -226,38 +236,54 @@ func (c *Conn) receiveTurn(ctx context.Context) (Message, error) {
 			}
 			continue
 		case open && t.holder == turnTask && !t.want && t.waiters == 0:
-			t.want = true
+			t.want, t.wantCtx = true, ctx
 			if t.wake == nil {
 				t.wake = make(chan struct{}, 1)
 			}
-			wake = t.wake
+			wanted = true
 			c.dl.interruptRead()
 		default:
 			t.waiters++
 		}
 		t.mu.Unlock()
-		select {
-		case m := <-c.msgs:
-			c.leaveWait(wake != nil)
-			return m, nil
-		case <-wake:
-			t.mu.Lock()
-			t.granted = false
-			t.mu.Unlock()
-			if m, err, done := c.receiveHolding(ctx); done {
-				return m, err
-			}
-		case <-c.recvDone:
-			c.leaveWait(wake != nil)
-			m, err := c.lastMessage()
-			return m, c.closedOrCancelled(ctx, err)
-		case <-c.dropped:
-			c.leaveWait(wake != nil)
-			return Message{}, c.closedOrCancelled(ctx, c.closedErr())
-		case <-ctx.Done():
-			c.leaveWait(wake != nil)
-			return Message{}, ctx.Err()
+		m, err, granted := c.receiveWait(ctx, wanted)
+		if !granted {
+			return m, err
 		}
+		if m, err, done := c.receiveHolding(ctx); done {
+			return m, err
+		}
+	}
+}
+
+// receiveWait waits for a message, the end of reception, or, if wanted, the turn
+// (granted true).
+//
+//go:noinline
+func (c *Conn) receiveWait(ctx context.Context, wanted bool) (m Message, err error, granted bool) {
+	var wake chan struct{}
+	if wanted {
+		wake = c.turn.wake
+	}
+	select {
+	case m := <-c.msgs:
+		c.leaveWait(wanted)
+		return m, nil, false
+	case <-wake:
+		c.turn.mu.Lock()
+		c.turn.granted = false
+		c.turn.mu.Unlock()
+		return Message{}, nil, true
+	case <-c.recvDone:
+		c.leaveWait(wanted)
+		m, err := c.lastMessage()
+		return m, c.closedOrCancelled(ctx, err), false
+	case <-c.dropped:
+		c.leaveWait(wanted)
+		return Message{}, c.closedOrCancelled(ctx, c.closedErr()), false
+	case <-ctx.Done():
+		c.leaveWait(wanted)
+		return Message{}, ctx.Err(), false
 	}
 }
 
@@ -271,7 +297,7 @@ func (c *Conn) leaveWait(wanted bool) {
 		t.mu.Unlock()
 		return
 	}
-	t.want = false
+	t.want, t.wantCtx = false, nil
 	if !t.granted {
 		t.mu.Unlock()
 		return
@@ -296,6 +322,9 @@ func (c *Conn) receiveHolding(ctx context.Context) (m Message, err error, done b
 	d := ctx.Done()
 	if d != nil {
 		c.dl.beginRead(ctx, d)
+	}
+	if c.idle() {
+		c.raw.wait() // with few frames on the stack; readFrames reads what came
 	}
 	c.rs.caller = true
 	stop := c.readFrames(ctx, true)
