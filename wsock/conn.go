@@ -47,10 +47,13 @@ var connSeq [proto.Server + 1]atomic.Uint64
 // Conn is an open WebSocket connection, client or server.
 //
 // Every connection has one reader task, started by whoever opened it (Open, Connect, the
-// server) in a nursery: it reads frames, answers pings, queues messages for Receive and
-// Reader, and carries out the closing handshake. Cancelling that nursery closes the
-// connection as Close(GoingAway) would, without dropping it: the reader ends once the
-// closing handshake is over, within DisconnectTimeout. Receive, Reader, Send, Writer, Ping,
+// server) in a nursery, where the connection holds a place until it ends: the task reads
+// frames, answers pings, queues messages for Receive and Reader, and carries out the
+// closing handshake. Over a TCP or unix socket, a Receive that finds nothing queued reads
+// the socket itself while the task's goroutine is gone (see the read turn, turn.go).
+// Cancelling that nursery closes the connection as Close(GoingAway) would, without
+// dropping it: the connection ends once the closing handshake is over, within
+// DisconnectTimeout. Receive, Reader, Send, Writer, Ping,
 // Pong and Close may be called from any number of goroutines; sends are written in the
 // order they started waiting (FIFO).
 //
@@ -240,7 +243,9 @@ func (c *Conn) String() string { return c.name }
 // done is closed when run has returned and the TCP connection is closed.
 func (c *Conn) done() <-chan struct{} { return c.doneCh }
 
-// run is the connection's reader task. The caller starts it in a nursery:
+// run is the connection's reader task, for a connection no Receive reads (tests start
+// it so, in a nursery; startConn starts runTurn, which hands the turn to a Receive and
+// back):
 //
 //	n.GoNamed(c.String()+" reader", c.run)
 //
