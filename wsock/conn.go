@@ -718,25 +718,33 @@ func drain(ch chan Message) {
 	}
 }
 
-// deadlines drives the socket's deadlines: the bound of the closing handshake, and the
-// interruption of a write whose ctx is cancelled.
+// deadlines drives the socket's deadlines: the bound of the closing handshake, the
+// interruption of a write whose ctx is cancelled, and that of the read of a Receive
+// (holding the read turn) whose ctx is cancelled, or that must give the turn up.
 //
-// A blocked write cannot watch a ctx, so a write with a cancellable ctx registers it
-// (context.AfterFunc, a runtime callback and not a task: it runs briefly, only once the
-// ctx is done); the callback sets the write deadline in the past if that write is still
-// in progress. The registration is kept while successive writes use the same ctx, so that
-// a steady stream of sends costs no allocation.
+// A blocked write or read cannot watch a ctx, so a write or a Receive with a cancellable
+// ctx registers it (context.AfterFunc, a runtime callback and not a task: it runs briefly,
+// only once the ctx is done); the callback sets the write (read) deadline in the past if
+// that write (read) is still in progress. A registration is kept while successive writes
+// and reads use the same ctx, so that a steady stream of sends and receives costs no
+// allocation. There are two, since a write and a read may run at once under different
+// ctxs; a registration is replaced only when the other side is not using it.
 type deadlines struct {
 	mu       sync.Mutex
 	nc       net.Conn
 	close    time.Time       // the closing handshake's deadline; zero: none yet
 	writing  <-chan struct{} // Done of the ctx of the write in progress
-	watched  <-chan struct{} // Done of the ctx watched by stop
-	stop     func() bool     // stops the watch of watched
+	watches  [2]ctxWatch
 	poisoned bool            // the write deadline was set in the past
 	reading  <-chan struct{} // Done of the ctx of the Receive that reads, if any
 	readIntr bool            // the read deadline was set in the past to interrupt a read
 	finished bool            // the connection is closed: watch nothing
+}
+
+// ctxWatch is the registration of a ctx's cancellation (see deadlines).
+type ctxWatch struct {
+	done <-chan struct{} // Done of the ctx watched
+	stop func() bool     // stops the watch
 }
 
 // pastTime is a deadline that has always passed.
@@ -774,24 +782,24 @@ func (dl *deadlines) expired() bool {
 func (dl *deadlines) beginWrite(ctx context.Context, done <-chan struct{}) {
 	dl.mu.Lock()
 	dl.writing = done
-	dl.watchLocked(ctx, done)
+	dl.watchLocked(ctx, done, dl.reading)
 	dl.mu.Unlock()
 }
 
 // beginRead registers done, the Done channel of the ctx of the Receive about to read
-// (holding the read turn); ctx is not nil-Done. The watch is the writes' one: a handler
-// that receives and sends under one ctx keeps a single registration.
+// (holding the read turn); ctx is not nil-Done. A handler that receives and sends under
+// one ctx keeps a single registration.
 func (dl *deadlines) beginRead(ctx context.Context, done <-chan struct{}) {
 	dl.mu.Lock()
 	dl.reading = done
-	dl.watchLocked(ctx, done)
+	dl.watchLocked(ctx, done, dl.writing)
 	dl.mu.Unlock()
 }
 
 // watch watches ctx, whose Done is done, for a Receive about to read with it.
 func (dl *deadlines) watch(ctx context.Context, done <-chan struct{}) {
 	dl.mu.Lock()
-	dl.watchLocked(ctx, done)
+	dl.watchLocked(ctx, done, dl.writing)
 	dl.mu.Unlock()
 }
 
@@ -802,15 +810,21 @@ func (dl *deadlines) endRead() {
 	dl.mu.Unlock()
 }
 
-// watchLocked watches ctx, whose Done is done, unless it is watched already.
-func (dl *deadlines) watchLocked(ctx context.Context, done <-chan struct{}) {
-	if dl.watched != done && !dl.finished {
-		if dl.stop != nil {
-			dl.stop()
-		}
-		dl.watched = done
-		dl.stop = context.AfterFunc(ctx, func() { dl.interrupt(done) })
+// watchLocked watches ctx, whose Done is done, unless it is watched already, replacing
+// a registration that inUse (the Done of the other side's ctx, if any) does not need.
+func (dl *deadlines) watchLocked(ctx context.Context, done, inUse <-chan struct{}) {
+	if dl.finished || dl.watches[0].done == done || dl.watches[1].done == done {
+		return
 	}
+	w := &dl.watches[0]
+	if inUse != nil && w.done == inUse {
+		w = &dl.watches[1]
+	}
+	if w.stop != nil {
+		w.stop()
+	}
+	w.done = done
+	w.stop = context.AfterFunc(ctx, func() { dl.interrupt(done) })
 }
 
 // interrupt fails the write in progress if it belongs to the ctx whose Done is done, and
@@ -892,10 +906,11 @@ func (dl *deadlines) endWrite() {
 func (dl *deadlines) finish() {
 	dl.mu.Lock()
 	dl.finished = true
-	if dl.stop != nil {
-		dl.stop()
-		dl.stop = nil
+	for i := range dl.watches {
+		if w := &dl.watches[i]; w.stop != nil {
+			w.stop()
+			*w = ctxWatch{}
+		}
 	}
-	dl.watched = nil
 	dl.mu.Unlock()
 }

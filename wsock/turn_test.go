@@ -476,3 +476,58 @@ func TestOwnerCancellationEndsTheReceiveThatReadsWithGoingAway(t *testing.T) {
 	})
 	require.NoError(t, err)
 }
+
+// stackWaiting reports whether a goroutine's stack holds both fn and wait.
+func stackWaiting(t *testing.T, fn, wait string) bool {
+	t.Helper()
+	var profile bytes.Buffer
+	require.NoError(t, pprof.Lookup("goroutine").WriteTo(&profile, 1))
+	for _, rec := range strings.Split(profile.String(), "\n\n") {
+		if strings.Contains(rec, fn) && strings.Contains(rec, wait) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestReceiveAndSendUnderDifferentCtxsAreEachInterruptedByTheirOwn(t *testing.T) {
+	conns := make(chan *Conn, 1)
+	cancels := make(chan [2]context.CancelFunc, 1)
+	received, sent := make(chan error, 1), make(chan error, 1)
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		defer n.Scope().Cancel("test over")
+		dial := serveOn(t, n, true, accepted(conns, func(ctx context.Context, c *Conn) error {
+			rctx, rcancel := context.WithCancel(ctx)
+			sctx, scancel := context.WithCancel(ctx)
+			cancels <- [2]context.CancelFunc{rcancel, scancel}
+			return nursery.Run(ctx, func(ctx context.Context, hn *nursery.Nursery) error {
+				hn.Go(func(context.Context) error {
+					_, err := c.Receive(rctx)
+					received <- err
+					return nil
+				})
+				hn.Go(func(context.Context) error {
+					// Far more than the socket buffers hold: the client reads nothing.
+					sent <- c.Send(sctx, BinaryMessage, make([]byte, 64<<20))
+					return nil
+				})
+				return nil
+			})
+		}), nil)
+		nc := dial()
+		defer nc.Close()
+		newRawClient(t, nc)
+		c := <-conns
+		cs := <-cancels
+		readerGone(t, c)
+		waitUntil(t, "the Send is blocked writing", func() bool {
+			return stackWaiting(t, "wsock.(*Conn).Send", "waitWrite")
+		})
+		cs[0]()
+		assert.ErrorIs(t, <-received, context.Canceled, "the Receive's ctx interrupts its read")
+		cs[1]()
+		assert.ErrorIs(t, <-sent, context.Canceled, "the Send's ctx interrupts its write")
+		return nil
+	})
+	require.NoError(t, err)
+}
