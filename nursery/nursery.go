@@ -128,21 +128,50 @@ func init() {
 }
 
 // hold is a place in a nursery whose tasks come and go (see
-// internal/nurseryhook): it counts as one running task until released.
+// internal/nurseryhook): it counts as one running task until released. A
+// release asked for by a task of the place takes effect once that task has
+// returned and its result is recorded.
 type hold struct {
 	n        *Nursery
-	released atomic.Bool
+	mu       sync.Mutex
+	active   int  // tasks of the place still running
+	pending  bool // Release was called while tasks ran
+	released bool
 }
 
 func (h *hold) Go(name string, fn func(ctx context.Context) error) {
 	if fn == nil {
 		panic("nursery: Go with a nil function")
 	}
+	h.mu.Lock()
+	h.active++
+	h.mu.Unlock()
 	go h.n.runHeld(h, h.n.namedTask(name), fn)
 }
 
 func (h *hold) Release() {
-	if h.released.CompareAndSwap(false, true) {
+	h.mu.Lock()
+	if h.released || h.active > 0 {
+		h.pending = !h.released
+		h.mu.Unlock()
+		return
+	}
+	h.released = true
+	h.mu.Unlock()
+	h.n.finish()
+}
+
+// taskDone records that a task of the place returned; panicked releases the
+// place.
+func (h *hold) taskDone(panicked bool) {
+	h.mu.Lock()
+	h.active--
+	release := !h.released && h.active == 0 && (h.pending || panicked)
+	if release {
+		h.released = true
+	}
+	h.mu.Unlock()
+	if release {
 		h.n.finish()
 	}
 }
@@ -272,8 +301,8 @@ func (n *Nursery) runHeld(h *hold, t *task, fn func(ctx context.Context) error) 
 	defer func() {
 		if !normal {
 			n.failPanic(t, newPanicError(t.path, recover()))
-			h.Release()
 		}
+		h.taskDone(!normal)
 	}()
 	err := fn(t.ctx)
 	normal = true

@@ -13,7 +13,9 @@ type Holder interface {
 	// for the nursery's limit nor counts as another task. Its failure and its
 	// panic are the nursery's as any task's; a panic also releases the place.
 	Go(name string, fn func(ctx context.Context) error)
-	// Release gives the place back; calls after the first do nothing.
+	// Release gives the place back, once no task of the place runs (a task
+	// that releases it thus has its result recorded first); calls after the
+	// first do nothing.
 	Release()
 }
 
