@@ -264,7 +264,7 @@ func (c *Conn) done() <-chan struct{} { return c.doneCh }
 // DisconnectTimeout (with DisconnectTimeout Unlimited, it waits for the peer), and the
 // peer sees 1001, not a dropped connection.
 func (c *Conn) run(ctx context.Context) error {
-	_, err := c.runTurn(ctx) // ended: no Receive takes the turn of a connection started so
+	_, err := c.runTurn(ctx) // always ended: no Receive reads a connection started by run
 	return err
 }
 
