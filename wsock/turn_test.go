@@ -532,3 +532,65 @@ func TestReceiveAndSendUnderDifferentCtxsAreEachInterruptedByTheirOwn(t *testing
 	})
 	require.NoError(t, err)
 }
+
+func TestOpenWhoseBodyWaitsInReceiveReportsThePeersCloseAsTheReaderTaskDid(t *testing.T) {
+	logger, _ := captureLogger() // the failing handler's log
+	sopts := &ServerOptions{Logger: logger}
+	run := func(t *testing.T, tcp bool, h Handler) (bodyErr, openErr string) {
+		err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+			defer n.Scope().Cancel("test over")
+			var url string
+			var opts *DialOptions
+			if tcp {
+				srv, err := Listen("127.0.0.1:0", sopts)
+				require.NoError(t, err)
+				n.Go(func(ctx context.Context) error { _ = srv.Serve(ctx, h); return nil })
+				url = "ws://" + srv.Addr().String() + "/"
+			} else {
+				_, opts = servePipes(t, n, h, sopts)
+				url = "ws://pipe/"
+			}
+			err := Open(ctx, url, opts, func(ctx context.Context, c *Conn) error {
+				_, err := c.Receive(ctx)
+				bodyErr = fmt.Sprint(err)
+				return err
+			})
+			openErr = fmt.Sprint(err)
+			return nil
+		})
+		require.NoError(t, err)
+		return bodyErr, openErr
+	}
+	cases := map[string]Handler{
+		"handler closes with 4000": func(ctx context.Context, r *Request) error {
+			c, err := r.Accept(ctx, nil)
+			if err != nil {
+				return err
+			}
+			return c.Close(4000, "go away")
+		},
+		"handler fails": func(ctx context.Context, r *Request) error {
+			if _, err := r.Accept(ctx, nil); err != nil {
+				return err
+			}
+			return errors.New("handler failed")
+		},
+		"handler sends bad UTF-8": func(ctx context.Context, r *Request) error {
+			c, err := r.Accept(ctx, nil)
+			if err != nil {
+				return err
+			}
+			_ = c.Send(ctx, TextMessage, []byte("\xff"))
+			_, err = c.Receive(ctx)
+			return err
+		},
+	}
+	for name, h := range cases {
+		t.Run(name, func(t *testing.T) {
+			tcpBody, tcpOpen := run(t, true, h)
+			pipeBody, pipeOpen := run(t, false, h)
+			assert.Equal(t, pipeBody, tcpBody, "the body's Receive")
+			assert.Equal(t, pipeOpen, tcpOpen, "Open's result")
+		})
+	}
+}
