@@ -21,17 +21,17 @@ type Scope struct {
 	cancelCalled bool
 	caught       bool
 	shield       bool
-	delivered    bool       // ctx has been cancelled
-	orphaned     bool       // delivered by a former parent (see reparent)
-	nursery      bool       // strips with scopehook.StripNursery (see exit)
-	options      uint8      // which deadline options New was given
+	delivered    bool  // ctx has been cancelled
+	orphaned     bool  // delivered by a former parent (see reparent)
+	nursery      bool  // strips with scopehook.StripNursery (see exit)
+	options      uint8 // which deadline options New was given
+	hasDeadline  bool
+	hasRelative  bool       // a relative timeout waiting for Run
 	ownCause     *Cancelled // why this scope cancelled itself
 
-	hasDeadline bool
-	deadline    time.Time
-	hasRelative bool          // a relative timeout waiting for Run
-	relative    time.Duration // that timeout
-	timer       *time.Timer
+	deadline time.Time
+	relative time.Duration // the relative timeout
+	timer    *time.Timer
 
 	// parent links: a parent scope notifies its registered children
 	// synchronously; any other cancellable parent is watched with
@@ -40,6 +40,7 @@ type Scope struct {
 	prev, next  *Scope
 	children    *Scope
 	stopAfter   func() bool
+	watchers    *watcher // see watch
 
 	gate        gate
 	ctx         scopeCtx
@@ -245,6 +246,11 @@ func (s *Scope) deliverLocked(cause error) {
 	for c := s.children; c != nil; c = c.next {
 		c.parentCancelled()
 	}
+	for w := s.watchers; w != nil; w = w.next {
+		w.linked = false
+		w.f()
+	}
+	s.watchers = nil
 }
 
 // parentCancelled delivers the parent context's cancellation unless the
@@ -562,6 +568,67 @@ func init() {
 	scopehook.NewNurseryScope = func() any { return &Scope{nursery: true} }
 	scopehook.OuterCancellation = func(scope any) error {
 		return scope.(*Scope).outerCancellation()
+	}
+	scopehook.Watch = watch
+}
+
+// A watcher is a function registered by watch in a scope's list.
+type watcher struct {
+	f          func()
+	prev, next *watcher
+	linked     bool
+}
+
+// watch arranges for f to be called once ctx is cancelled, and returns a
+// function that stops that, reporting whether it did, as context.AfterFunc
+// does. When ctx is a running scope's context, or reaches one through value
+// layers only, f is linked into that scope's list and called synchronously,
+// under the scope's lock, when the scope delivers: f must be brief and must
+// not block. Unlike context.AfterFunc on the scope's standard cancel context,
+// this leaves nothing behind in the scope once stopped (package context keeps
+// the map it made for its children for as long as the parent lives). Any
+// other context is watched with context.AfterFunc.
+func watch(ctx context.Context, f func()) (stop func() bool) {
+	s := Current(ctx)
+	if s == nil {
+		return context.AfterFunc(ctx, f)
+	}
+	if pc, ok := ctx.(*scopeCtx); !ok || pc.s != s {
+		if s.ctx.Done() != ctx.Done() {
+			return context.AfterFunc(ctx, f)
+		}
+	}
+	w := &watcher{f: f}
+	s.mu.Lock()
+	if s.delivered {
+		s.mu.Unlock()
+		f()
+		return func() bool { return false }
+	}
+	w.linked = true
+	w.next = s.watchers
+	if s.watchers != nil {
+		s.watchers.prev = w
+	}
+	s.watchers = w
+	s.mu.Unlock()
+	return func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !w.linked {
+			return false
+		}
+		w.linked = false
+		if w.prev != nil {
+			w.prev.next = w.next
+		} else {
+			s.watchers = w.next
+		}
+		if w.next != nil {
+			w.next.prev = w.prev
+		}
+		w.prev, w.next = nil, nil
+		return true
 	}
 }
 

@@ -252,3 +252,62 @@ func TestScopehookOuterCancellationSeesEnclosingScopesOnly(t *testing.T) {
 		}))
 	})
 }
+
+type watchKey struct{}
+
+func TestScopehookWatchCallsFWhenTheScopeIsCancelled(t *testing.T) {
+	for name, wrap := range map[string]func(context.Context) context.Context{
+		"scope context": func(ctx context.Context) context.Context { return ctx },
+		"value layer":   func(ctx context.Context) context.Context { return context.WithValue(ctx, watchKey{}, 1) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := cancel.New()
+			ctx, release := hold(s, context.Background())
+			called := 0
+			stop := scopehook.Watch(wrap(ctx), func() { called++ })
+			assert.Equal(t, 0, called, "before the scope is cancelled")
+			s.Cancel("test")
+			assert.Equal(t, 1, called, "synchronously, by Cancel")
+			assert.False(t, stop(), "stop after f was called")
+			assert.NoError(t, release())
+			assert.Equal(t, 1, called, "once")
+		})
+	}
+}
+
+func TestScopehookWatchStoppedNeverCallsF(t *testing.T) {
+	s := cancel.New()
+	ctx, release := hold(s, context.Background())
+	first := scopehook.Watch(ctx, func() { t.Error("stopped watch called") })
+	called := false
+	second := scopehook.Watch(ctx, func() { called = true })
+	assert.True(t, first(), "stop before cancellation")
+	assert.False(t, first(), "second stop")
+	s.Cancel("test")
+	assert.True(t, called, "the other watch still runs")
+	assert.False(t, second())
+	assert.NoError(t, release())
+}
+
+func TestScopehookWatchOfACancelledScopeCallsFAtOnce(t *testing.T) {
+	s := cancel.New()
+	ctx, release := hold(s, context.Background())
+	s.Cancel("test")
+	called := false
+	stop := scopehook.Watch(ctx, func() { called = true })
+	assert.True(t, called)
+	assert.False(t, stop())
+	assert.NoError(t, release())
+}
+
+func TestScopehookWatchOfAStandardContextUsesAfterFunc(t *testing.T) {
+	s := cancel.New()
+	sctx, release := hold(s, context.Background())
+	ctx, cancelCtx := context.WithCancel(sctx)
+	called := make(chan struct{})
+	stop := scopehook.Watch(ctx, func() { close(called) })
+	cancelCtx()
+	<-called
+	assert.False(t, stop())
+	assert.NoError(t, release())
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gotrio/gotrio/cancel"
+	"github.com/gotrio/gotrio/internal/scopehook"
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
 	"github.com/gotrio/gotrio/wsock/internal/handshake"
@@ -360,6 +361,7 @@ func (r *Request) end(state requestState, c *Conn) (returned bool) {
 	defer r.mu.Unlock()
 	r.state, r.conn = state, c
 	close(r.acceptDone)
+	r.acceptDone = nil // only an Accept in flight is waited for
 	return r.returned
 }
 
@@ -447,11 +449,22 @@ func (r *Request) outcome() (requestState, *Conn, bool) {
 // a success even if ctx is cancelled meanwhile: the client may be using the
 // connection already. Only an interrupted write fails, and closes the socket.
 func (r *Request) write(ctx context.Context, b []byte) error {
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	if r.nctx != nil {
-		defer context.AfterFunc(r.nctx, stop)()
-	}
+	// The cancel contexts made here hang under a scope of their own: made
+	// straight under ctx (the handler's, usually) and nctx, both as
+	// long-lived as the connection, each would leave there the map package
+	// context keeps for a cancel context's children, ~250 B a connection.
+	return cancel.New().Run(ctx, func(ctx context.Context) error {
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		if r.nctx != nil {
+			defer scopehook.Watch(r.nctx, stop)()
+		}
+		return r.writeBounded(ctx, b)
+	})
+}
+
+// writeBounded is write once its contexts are joined in ctx.
+func (r *Request) writeBounded(ctx context.Context, b []byte) error {
 	return withConnectTimeout(ctx, r.srv.lim.connectTimeout, func(ctx context.Context) error {
 		release := interruptWriteOnCancel(ctx, r.nc)
 		_, err := r.nc.Write(b)

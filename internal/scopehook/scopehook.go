@@ -29,4 +29,13 @@ var (
 	// or nil when there is none or no scope would catch it. Deadlines that
 	// have passed count. A nursery's exit is such a checkpoint.
 	OuterCancellation func(scope any) error
+
+	// Watch calls f once ctx is cancelled and returns a function that stops
+	// that, reporting whether it did, like context.AfterFunc. When ctx is a
+	// cancel scope's context (or reaches one through value layers only), f
+	// runs synchronously, under the scope's lock, and must be brief and
+	// non-blocking; stopping it leaves nothing behind in the scope, unlike
+	// context.AfterFunc, whose parent keeps the map it made for its
+	// children. Other contexts get context.AfterFunc.
+	Watch func(ctx context.Context, f func()) (stop func() bool)
 )
