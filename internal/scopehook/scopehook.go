@@ -30,12 +30,10 @@ var (
 	// have passed count. A nursery's exit is such a checkpoint.
 	OuterCancellation func(scope any) error
 
-	// Watch calls f once ctx is cancelled and returns a function that stops
-	// that, reporting whether it did, like context.AfterFunc. When ctx is a
-	// cancel scope's context (or reaches one through value layers only), f
-	// runs synchronously, under the scope's lock, and must be brief and
-	// non-blocking; stopping it leaves nothing behind in the scope, unlike
-	// context.AfterFunc, whose parent keeps the map it made for its
-	// children. Other contexts get context.AfterFunc.
+	// Watch is context.AfterFunc(ctx, f) (f runs in a goroutine of its own
+	// once ctx is cancelled; stop stops that and reports whether it did),
+	// but when ctx is a cancel scope's context, or reaches one through value
+	// layers only, it links f into the scope instead of making package
+	// context keep a children map in it for as long as the scope runs.
 	Watch func(ctx context.Context, f func()) (stop func() bool)
 )
