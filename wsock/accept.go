@@ -43,11 +43,13 @@ type Request struct {
 	nctx     context.Context  // n's context, which a shutdown cancels
 	scope    *cancel.Scope    // the handler's scope, cancelled when the server shuts down
 
+	// The small fields sit together: the Request fits the 128 B size
+	// class, one per connection.
 	mu         sync.Mutex
 	state      requestState
+	draining   bool // the server is shutting down
+	returned   bool // the handler has returned: no Accept or Reject may begin
 	conn       *Conn
-	draining   bool          // the server is shutting down
-	returned   bool          // the handler has returned: no Accept or Reject may begin
 	acceptDone chan struct{} // closed when the Accept in flight has ended
 }
 
