@@ -572,6 +572,7 @@ func init() {
 		return scope.(*Scope).outerCancellation()
 	}
 	scopehook.Watch = watch
+	scopehook.Context = func(scope any) context.Context { return &scope.(*Scope).ctx }
 }
 
 // A watcher is a function registered by watch in a scope's list.

@@ -57,7 +57,7 @@ func (n *Nursery) newTask(pc uintptr, name string) *task {
 		// is not kept alive by the task then).
 		name = path[len(n.path)+1:]
 	}
-	return &task{pc: pc, name: name, path: path, ctx: pprof.WithLabels(n.ctx, pprof.Labels(LabelKey, path))}
+	return &task{pc: pc, name: name, path: path, ctx: pprof.WithLabels(n.ctx(), pprof.Labels(LabelKey, path))}
 }
 
 // taskPath returns the task path carried by ctx, "" outside any task.

@@ -30,6 +30,10 @@ var (
 	// have passed count. A nursery's exit is such a checkpoint.
 	OuterCancellation func(scope any) error
 
+	// Context returns the context a *cancel.Scope gives its body (valid once
+	// Run has entered).
+	Context func(scope any) context.Context
+
 	// Watch is context.AfterFunc(ctx, f) (f runs in a goroutine of its own
 	// once ctx is cancelled; stop stops that and reports whether it did),
 	// but when ctx is a cancel scope's context, or reaches one through value
