@@ -16,6 +16,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gotrio/gotrio/internal/scopehook"
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
@@ -277,7 +278,7 @@ func (c *Conn) runTurn(ctx context.Context) (ended bool, err error) {
 		// lock, and a Close frame it writes is bounded by DisconnectTimeout; the run that
 		// finishes the connection joins it. Every run has the nursery's context.
 		c.away.Add(1)
-		c.awayStop = context.AfterFunc(ctx, func() {
+		c.awayStop = scopehook.Watch(ctx, func() {
 			defer c.away.Done()
 			c.goAway()
 		})
@@ -824,7 +825,7 @@ func (dl *deadlines) watchLocked(ctx context.Context, done, inUse <-chan struct{
 		w.stop()
 	}
 	w.done = done
-	w.stop = context.AfterFunc(ctx, func() { dl.interrupt(done) })
+	w.stop = scopehook.Watch(ctx, func() { dl.interrupt(done) })
 }
 
 // interrupt fails the write in progress if it belongs to the ctx whose Done is done, and
