@@ -44,10 +44,10 @@ type Request struct {
 
 	mu         sync.Mutex
 	state      requestState
+	draining   bool // the server is shutting down
+	returned   bool // the handler has returned: no Accept or Reject may begin
 	conn       *Conn
-	draining   bool          // the server is shutting down
-	returned   bool          // the handler has returned: no Accept or Reject may begin
-	acceptDone chan struct{} // closed when the Accept in flight has ended
+	acceptDone chan struct{} // closed when the Accept in flight has ended; nil once it has
 }
 
 type requestState uint8
@@ -360,6 +360,9 @@ func (r *Request) end(state requestState, c *Conn) (returned bool) {
 	defer r.mu.Unlock()
 	r.state, r.conn = state, c
 	close(r.acceptDone)
+	// Only an Accept in flight needs it (settle copies it under mu): an
+	// idle connection should not keep the channel.
+	r.acceptDone = nil
 	return r.returned
 }
 
