@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gotrio/gotrio/cancel"
+	"github.com/gotrio/gotrio/internal/nurseryhook"
 	"github.com/gotrio/gotrio/internal/scopehook"
 )
 
@@ -16,9 +17,8 @@ import (
 // one of them has returned. A Nursery is valid only while its Run is in
 // progress; its methods may be called from any goroutine.
 type Nursery struct {
-	scope *cancel.Scope
-	ctx   context.Context // the scope's context, shared by every task
-	path  string          // task path of the goroutine that called Run
+	scope *cancel.Scope // its context (ctx) is shared by every task
+	path  string        // task path of the goroutine that called Run
 
 	// state counts the running tasks (pending Starts included) in its low
 	// bits; joining is set once the body has returned. joining with no task
@@ -92,7 +92,6 @@ const joining = 1 << 40
 func Run(ctx context.Context, body func(ctx context.Context, n *Nursery) error) error {
 	n := &Nursery{scope: newScope(), path: taskPath(ctx)}
 	err := n.scope.Run(ctx, func(ctx context.Context) error {
-		n.ctx = ctx
 		return n.runBody(ctx, body)
 	})
 	if p := n.firstPanic(); p != nil {
@@ -129,7 +128,66 @@ func newScope() *cancel.Scope {
 	return scopehook.NewNurseryScope().(*cancel.Scope)
 }
 
-func init() { scopehook.StripNursery = stripped }
+func init() {
+	scopehook.StripNursery = stripped
+	nurseryhook.Hold = func(n any) (nurseryhook.Holder, bool) {
+		nn := n.(*Nursery)
+		if !nn.tryAdd() {
+			return nil, false
+		}
+		nn.acquire() // the place counts against the limit, as a task's
+		return &hold{n: nn}, true
+	}
+}
+
+// hold is a place in a nursery whose tasks come and go (see
+// internal/nurseryhook): it counts as one running task until released. A
+// release asked for by a task of the place takes effect once that task has
+// returned and its result is recorded.
+type hold struct {
+	n        *Nursery
+	mu       sync.Mutex
+	active   int  // tasks of the place still running
+	pending  bool // Release was called while tasks ran
+	released bool
+}
+
+func (h *hold) Go(name string, fn func(ctx context.Context) error) {
+	if fn == nil {
+		panic("nursery: Go with a nil function")
+	}
+	h.mu.Lock()
+	h.active++
+	h.mu.Unlock()
+	go h.n.runHeld(h, h.n.namedTask(name), fn)
+}
+
+func (h *hold) Release() {
+	h.mu.Lock()
+	if h.released || h.active > 0 {
+		h.pending = !h.released
+		h.mu.Unlock()
+		return
+	}
+	h.released = true
+	h.mu.Unlock()
+	h.n.finish()
+}
+
+// taskDone records that a task of the place returned; panicked releases the
+// place.
+func (h *hold) taskDone(panicked bool) {
+	h.mu.Lock()
+	h.active--
+	release := !h.released && h.active == 0 && (h.pending || panicked)
+	if release {
+		h.released = true
+	}
+	h.mu.Unlock()
+	if release {
+		h.n.finish()
+	}
+}
 
 // checkpoint makes the end of the nursery a checkpoint, as in Trio: when an
 // enclosing scope is cancelled (or its deadline has passed) and no task
@@ -152,6 +210,11 @@ func (n *Nursery) checkpoint() {
 		n.mu.Unlock()
 	}
 }
+
+// ctx is the context of the nursery's scope, which every task receives.
+// It is not a field: the scope holds it already, and 16 B less keeps a
+// Nursery in the 128 B size class (one per wsock connection).
+func (n *Nursery) ctx() context.Context { return scopehook.Context(n.scope) }
 
 // Scope returns the nursery's cancel scope: n.Scope().Cancel(reason) cancels
 // body and every task; SetDeadline and SetTimeout bound the whole nursery.
@@ -241,6 +304,24 @@ func (n *Nursery) run(t *task, fn func(ctx context.Context) error) {
 		if !normal {
 			n.failPanic(t, newPanicError(t.path, recover()))
 		}
+	}()
+	err := fn(t.ctx)
+	normal = true
+	if err != nil {
+		n.fail(t, err)
+	}
+}
+
+// runHeld is the body of a task goroutine started in a hold: the hold, not
+// the task, counts in the nursery, except that a panic releases it.
+func (n *Nursery) runHeld(h *hold, t *task, fn func(ctx context.Context) error) {
+	pprof.SetGoroutineLabels(t.ctx)
+	normal := false
+	defer func() {
+		if !normal {
+			n.failPanic(t, newPanicError(t.path, recover()))
+		}
+		h.taskDone(!normal)
 	}()
 	err := fn(t.ctx)
 	normal = true

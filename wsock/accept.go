@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gotrio/gotrio/cancel"
+	"github.com/gotrio/gotrio/internal/scopehook"
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
 	"github.com/gotrio/gotrio/wsock/internal/handshake"
@@ -42,12 +43,14 @@ type Request struct {
 	nctx     context.Context  // n's context, which a shutdown cancels
 	scope    *cancel.Scope    // the handler's scope, cancelled when the server shuts down
 
+	// The small fields sit together: the Request fits the 128 B size
+	// class, one per connection.
 	mu         sync.Mutex
 	state      requestState
 	draining   bool // the server is shutting down
 	returned   bool // the handler has returned: no Accept or Reject may begin
 	conn       *Conn
-	acceptDone chan struct{} // closed when the Accept in flight has ended; nil once it has
+	acceptDone chan struct{} // closed when the Accept in flight has ended
 }
 
 type requestState uint8
@@ -360,9 +363,7 @@ func (r *Request) end(state requestState, c *Conn) (returned bool) {
 	defer r.mu.Unlock()
 	r.state, r.conn = state, c
 	close(r.acceptDone)
-	// Only an Accept in flight needs it (settle copies it under mu): an
-	// idle connection should not keep the channel.
-	r.acceptDone = nil
+	r.acceptDone = nil // only an Accept in flight is waited for
 	return r.returned
 }
 
@@ -449,28 +450,22 @@ func (r *Request) outcome() (requestState, *Conn, bool) {
 // and by the server's shutdown (whatever ctx is). An answer written whole is
 // a success even if ctx is cancelled meanwhile: the client may be using the
 // connection already. Only an interrupted write fails, and closes the socket.
-//
-// The bound is a cancel scope, not a context.WithCancel of ctx: a standard
-// child context would leave a children map behind in the handler's context
-// (package context never frees it), about 0.25 KiB for as long as the
-// connection lives. The scope links to an enclosing scope in a list instead.
 func (r *Request) write(ctx context.Context, b []byte) error {
-	s := cancel.New()
-	err := s.Run(ctx, func(ctx context.Context) error {
+	// The cancel contexts made here hang under a scope of their own: made
+	// straight under ctx (the handler's, usually) and nctx, both as
+	// long-lived as the connection, each would leave there the map package
+	// context keeps for a cancel context's children, ~250 B a connection.
+	return cancel.New().Run(ctx, func(ctx context.Context) error {
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
 		if r.nctx != nil {
-			defer context.AfterFunc(r.nctx, func() { s.Cancel("the server is shutting down") })()
+			defer scopehook.Watch(r.nctx, stop)()
 		}
 		return r.writeBounded(ctx, b)
 	})
-	if s.CancelledCaught() && err == nil {
-		// The write was interrupted by the server's shutdown: Run swallowed
-		// that cancellation, as its own.
-		return context.Canceled
-	}
-	return err
 }
 
-// writeBounded is write within ConnectTimeout.
+// writeBounded is write once its contexts are joined in ctx.
 func (r *Request) writeBounded(ctx context.Context, b []byte) error {
 	return withConnectTimeout(ctx, r.srv.lim.connectTimeout, func(ctx context.Context) error {
 		release := interruptWriteOnCancel(ctx, r.nc)

@@ -168,6 +168,9 @@ func (c *Conn) beginClose(code StatusCode, reason string) bool {
 	if began {
 		c.dl.arm(c.disconnectTimeout)
 	}
+	if first {
+		c.wakeReader() // someone must read the peer's answer
+	}
 	return began
 }
 
@@ -330,6 +333,7 @@ func (c *Conn) abort(cause error, local bool) {
 	c.setReasonLocked(abnormal(), true)
 	c.mu.Unlock()
 	c.nc.Close()
+	c.ensureReader() // the task finishes the connection
 }
 
 // writeClose sends a Close frame, unless one was sent already; no frame follows it. Its

@@ -14,7 +14,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
+	"github.com/gotrio/gotrio/internal/scopehook"
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
@@ -45,13 +47,19 @@ var connSeq [proto.Server + 1]atomic.Uint64
 
 // Conn is an open WebSocket connection, client or server.
 //
-// Every connection has one reader task, started by whoever opened it (Open, Connect, the
-// server) in a nursery: it reads frames, answers pings, queues messages for Receive and
-// Reader, and carries out the closing handshake. Cancelling that nursery closes the
-// connection as Close(GoingAway) would, without dropping it: the reader ends once the
-// closing handshake is over, within DisconnectTimeout. Receive, Reader, Send, Writer, Ping,
-// Pong and Close may be called from any number of goroutines; sends are written in the
-// order they started waiting (FIFO).
+// Every connection belongs to a nursery, chosen by whoever opened it (Open, Connect, the
+// server), where it holds a place until it ends, and has a reader task there: the task
+// reads frames, answers pings, queues messages for Receive and Reader, and carries out the
+// closing handshake. Over a TCP or unix socket, a Receive that finds nothing queued reads
+// the socket itself, answering pings on the way, and the reader task's goroutine is gone
+// meanwhile, so an idle connection whose handler waits in Receive costs one goroutine; the
+// task comes back as soon as something needs reading while nobody receives (a Reader, a
+// Ping, a close), and 20 ms after a Receive returned if no other one has begun. Over TLS,
+// pipes and HTTP/2 streams the task reads for the connection's whole life. Cancelling the
+// nursery closes the connection as Close(GoingAway) would, without dropping it: the
+// connection ends once the closing handshake is over, within DisconnectTimeout. Receive,
+// Reader, Send, Writer, Ping, Pong and Close may be called from any number of goroutines;
+// sends are written in the order they started waiting (FIFO).
 //
 // Cancelling the ctx of a Receive or of a Reader never harms the connection. Cancelling the
 // ctx of a Send while it waits its turn just returns the ctx's error; cancelling it while
@@ -69,8 +77,13 @@ type Conn struct {
 	disconnectTimeout             time.Duration
 	readBufferSize                int
 
-	// Reading: owned by run.
+	// Reading: owned by the holder of the read turn (turn.go).
 	buffered      []byte
+	rs            readState
+	got           Message // the message decoded for the Receive that holds the turn
+	gotOK         bool    // got is set
+	turn          readTurn
+	awayStop      func() bool // stops the watch of the owner's cancellation (see runTurn)
 	rd            *proto.Reader
 	decomp        *deflate.Decompressor
 	cur           inMessage        // the message being received
@@ -234,7 +247,9 @@ func (c *Conn) String() string { return c.name }
 // done is closed when run has returned and the TCP connection is closed.
 func (c *Conn) done() <-chan struct{} { return c.doneCh }
 
-// run is the connection's reader task. The caller starts it in a nursery:
+// run is the connection's reader task, for a connection no Receive reads (tests start
+// it so, in a nursery; startConn starts runTurn, which hands the turn to a Receive and
+// back):
 //
 //	n.GoNamed(c.String()+" reader", c.run)
 //
@@ -253,24 +268,88 @@ func (c *Conn) done() <-chan struct{} { return c.doneCh }
 // DisconnectTimeout (with DisconnectTimeout Unlimited, it waits for the peer), and the
 // peer sees 1001, not a dropped connection.
 func (c *Conn) run(ctx context.Context) error {
-	// goAway runs as a context.AfterFunc callback, not a task: it never waits for a lock,
-	// and a Close frame it writes is bounded by DisconnectTimeout; run joins it.
-	c.away.Add(1)
-	stop := context.AfterFunc(ctx, func() {
-		defer c.away.Done()
-		c.goAway()
-	})
-	err := c.readLoop()
+	_, err := c.runTurn(ctx) // always ended: no Receive reads a connection started by run
+	return err
+}
+
+// runTurn is one run of the reader task: it reads until the connection ends, and then
+// returns ended true with run's result, or until it hands the read turn to a Receive
+// (only on a connection whose callers read, see turn.go), and then returns ended false.
+func (c *Conn) runTurn(ctx context.Context) (ended bool, err error) {
+	if c.awayStop == nil {
+		// goAway runs as a context.AfterFunc callback, not a task: it never waits for a
+		// lock, and a Close frame it writes is bounded by DisconnectTimeout; the run that
+		// finishes the connection joins it. Every run has the nursery's context.
+		c.away.Add(1)
+		c.awayStop = scopehook.Watch(ctx, func() {
+			defer c.away.Done()
+			c.goAway()
+		})
+	}
+	if c.rs.end == endNone {
+		if c.readFrames(ctx, false) == stopYield {
+			return false, nil
+		}
+		c.endTurn(false)
+	}
+	c.dl.clearInterrupt() // the rest reads with the real deadline
+	err = c.endRead()
+	c.putReadBuf()
+	c.rs.large = nil
 	c.nc.Close() // ends a Close frame goAway may still be writing
-	if stop() {
+	if c.awayStop() {
 		c.away.Done() // goAway will not run
 	}
 	c.away.Wait()
-	return c.finish(ctx, err)
+	c.finishTurn()
+	return true, c.finish(ctx, err)
 }
 
-// readLoop reads and handles frames until the connection ends, and returns the read error
-// that ended it (nil after a close handshake or a failure).
+// readState is where reading stands between two holders of the read turn (see turn.go):
+// whoever holds the turn, the reader task or a Receive, continues from it.
+type readState struct {
+	inited   bool
+	caller   bool   // a Receive reads: a whole message is its, not the queue's (see deliver)
+	pending  []byte // bytes read past the handshake, not yet copied into a read buffer
+	src      []byte // bytes read and not parsed yet
+	buf      []byte // the buffer src lies in
+	useLarge bool   // the next read uses the large buffer: data is streaming in
+	large    []byte // the large read buffer in use; nil while idle
+	rerr     error  // the error of the read that produced src
+
+	// How reading ended, once it has (endNone while it goes on); the reader task carries
+	// out the rest (see endRead).
+	end    endKind
+	endEv  proto.Event // endClose: the peer's Close frame
+	endErr error       // endViolation: the violation; endRead: the read error
+}
+
+// endKind says how reading ended.
+type endKind uint8
+
+const (
+	endNone      endKind = iota
+	endClose             // the peer's Close frame
+	endViolation         // a protocol violation of the peer
+	endRead              // a read error, EOF included
+)
+
+// readStop is why readFrames returned.
+type readStop uint8
+
+const (
+	stopEnded   readStop = iota // reading is over: see readState.end
+	stopMessage                 // a message was decoded for the Receive that reads (c.got)
+	stopYield                   // the holder gives the turn up: see readFrames
+)
+
+// readFrames reads and handles frames, as the holder of the read turn: the reader task
+// (caller false), or a Receive (caller true) whose ctx is ctx. It returns when reading
+// ends, when a whole message has been decoded for the Receive, or when the holder is to
+// give the turn up: the task, to a Receive that asked for it (see yieldToCaller); the
+// Receive, once ctx is done or the connection is closing. A Receive is interrupted in its
+// wait for data by the read deadline (see deadlines.interruptRead), which is safe on a
+// raw socket: a read that has not started to copy loses nothing.
 //
 // An idle connection holds no read buffer: after a read that drained the socket (it did
 // not fill its buffer), the ReadBufferSize buffer goes back to a pool, and the next read
@@ -278,75 +357,138 @@ func (c *Conn) run(ctx context.Context) error {
 // smallRead bytes (other transports). A read that fills its buffer means data is
 // streaming in, and the next one uses the large buffer.
 //
-// Nothing it waits for watches a ctx: the owner's cancellation reaches it as a close (see
-// run), which releases every wait and bounds the reads by DisconnectTimeout.
-func (c *Conn) readLoop() error {
-	pending := c.buffered
-	c.buffered = nil
-	var large []byte // nil while idle
-	defer c.putReadBuf()
-	useLarge := false
-	c.raw.init(c)
+// Nothing the task waits for watches a ctx: the owner's cancellation reaches it as a
+// close (see run), which releases every wait and bounds the reads by DisconnectTimeout.
+func (c *Conn) readFrames(ctx context.Context, caller bool) readStop {
+	rs := &c.rs
+	if !rs.inited {
+		rs.inited = true
+		rs.pending = c.buffered
+		c.buffered = nil
+		c.raw.init(c)
+	}
 	for {
-		var buf []byte
-		idle := false
-		switch region := c.directRegion(); {
-		case region != nil && len(pending) == 0:
-			buf = region
-		case useLarge || len(pending) > 0:
-			if large == nil {
-				large = c.getReadBuf()
-			}
-			buf = large
-		case c.raw.ok():
-			idle = true // rawReader waits without a buffer
-		default:
-			buf = c.smallBuf()
-		}
-		var src []byte
-		var rerr error
-		switch {
-		case len(pending) > 0:
-			// Copied, so that message chunks alias only the read buffers (see onData).
-			n := copy(buf, pending)
-			pending, src = pending[n:], buf[:n]
-			useLarge = true
-		case idle:
-			// Waits without a buffer, then reads into the large one (see rawReader).
-			large = c.raw.read()
-			n, err := c.raw.n, c.raw.err
-			if large == nil {
-				buf = c.smallBuf() // rawReader fell back to Read
-			} else {
-				buf = large
-			}
-			src, rerr = buf[:n], err
-			useLarge = n == len(buf)
-		default:
-			n, err := c.nc.Read(buf)
-			src, rerr = buf[:n], err
-			useLarge = n == len(buf)
-		}
-		for len(src) > 0 {
-			ev, n, err := c.rd.Next(src)
-			src = src[n:]
+		for len(rs.src) > 0 {
+			ev, n, err := c.rd.Next(rs.src)
+			rs.src = rs.src[n:]
 			if err != nil {
-				return c.failProtocol(err)
+				rs.src = nil
+				rs.end, rs.endErr = endViolation, err
+				return stopEnded
 			}
 			if ev.Kind == proto.EventNone {
 				break
 			}
-			if stop, err := c.handle(buf, ev); stop || err != nil {
-				return err
+			if ev.Kind == proto.EventClose {
+				rs.src = nil
+				rs.end, rs.endEv = endClose, ev
+				return stopEnded
+			}
+			c.handle(rs.buf, ev)
+			if caller && c.gotOK {
+				return stopMessage
 			}
 		}
-		if rerr != nil {
-			return rerr
+		rs.src = nil
+		if rs.rerr != nil {
+			rs.end, rs.endErr = endRead, rs.rerr
+			rs.rerr = nil
+			return stopEnded
 		}
-		if !useLarge && large != nil {
+		if !rs.useLarge && rs.large != nil {
 			c.putReadBuf()
-			large = nil
+			rs.large = nil
 		}
+		if caller {
+			if ctx.Err() != nil || c.isClosing() || c.isDropped() {
+				return stopYield
+			}
+		} else if c.yieldToCaller() {
+			return stopYield
+		}
+		c.readOnce()
+		if rs.rerr != nil && c.dl.takeInterrupt(rs.rerr) {
+			rs.rerr = nil // interrupted, to look again at why it reads (above)
+		}
+	}
+}
+
+// readOnce reads once from the socket (or from the bytes read past the handshake) into
+// rs.src, rs.buf and rs.rerr.
+func (c *Conn) readOnce() {
+	rs := &c.rs
+	var buf []byte
+	idle := false
+	switch region := c.directRegion(); {
+	case region != nil && len(rs.pending) == 0:
+		buf = region
+	case rs.useLarge || len(rs.pending) > 0:
+		if rs.large == nil {
+			rs.large = c.getReadBuf()
+		}
+		buf = rs.large
+	case c.raw.ok():
+		idle = true // rawReader waits without a buffer
+	default:
+		buf = c.smallBuf()
+	}
+	switch {
+	case len(rs.pending) > 0:
+		// Copied, so that message chunks alias only the read buffers (see onData).
+		n := copy(buf, rs.pending)
+		rs.pending, rs.src = rs.pending[n:], buf[:n]
+		rs.useLarge = true
+	case idle:
+		// Waits without a buffer, then reads into the large one (see rawReader).
+		rs.large = c.raw.read()
+		n, err := c.raw.n, c.raw.err
+		if rs.large == nil {
+			buf = c.rawFallbackBuf() // rawReader did not read into a buffer
+		} else {
+			buf = rs.large
+		}
+		rs.src, rs.rerr = buf[:n], err
+		rs.useLarge = n > 0 && n == len(buf)
+	default:
+		n, err := c.nc.Read(buf)
+		rs.src, rs.rerr = buf[:n], err
+		rs.useLarge = n == len(buf)
+	}
+	rs.buf = buf
+}
+
+// idle reports whether the next read waits for data without a buffer (rawReader).
+func (c *Conn) idle() bool {
+	rs := &c.rs
+	return rs.inited && len(rs.src) == 0 && len(rs.pending) == 0 && !rs.useLarge &&
+		rs.rerr == nil && c.raw.ok() && c.directRegion() == nil
+}
+
+// rawFallbackBuf is the buffer of a raw read that read nothing: none if it was
+// interrupted, else the small buffer rawReader fell back to.
+func (c *Conn) rawFallbackBuf() []byte {
+	if c.raw.n == 0 {
+		return nil
+	}
+	return c.smallBuf()
+}
+
+// endRead carries out the end of reading that readFrames met (the reader task does it,
+// whoever met it), and returns the read error that ended it (nil after a close handshake
+// or a failure), as run's finish wants it.
+func (c *Conn) endRead() error {
+	rs := &c.rs
+	switch rs.end {
+	case endClose:
+		buf := rs.buf
+		if len(buf) == 0 {
+			buf = c.smallBuf()
+		}
+		return c.onClose(buf, rs.endEv)
+	case endViolation:
+		return c.failProtocol(rs.endErr)
+	default:
+		return rs.endErr
 	}
 }
 
@@ -370,12 +512,14 @@ var readPool = sync.Pool{New: func() any { b := make([]byte, DefaultReadBufferSi
 // small one would take a second read system call for any message over smallRead bytes.
 // Its errors are those Read returns.
 type rawReader struct {
-	c     *Conn
-	rc    syscall.RawConn // nil: not available
-	fn    func(fd uintptr) bool
-	large []byte // read's result
-	n     int
-	err   error
+	c      *Conn
+	rc     syscall.RawConn // nil: not available
+	fn     func(fd uintptr) bool
+	waitFn func(fd uintptr) bool
+	peeked bool   // wait's first call has peeked
+	large  []byte // read's result
+	n      int
+	err    error
 }
 
 // init prepares r for c's socket, if it is a raw one.
@@ -389,7 +533,7 @@ func (r *rawReader) init(c *Conn) {
 		return
 	}
 	r.c, r.rc = c, rc
-	r.fn = r.attempt
+	r.fn, r.waitFn = r.attempt, r.peekOnce
 }
 
 func (r *rawReader) ok() bool { return r.rc != nil }
@@ -405,10 +549,48 @@ func (r *rawReader) read() []byte {
 			r.c.putReadBuf()
 			r.large = nil
 		}
+		if r.c.dl.interrupting(err) {
+			r.err = err // see readFrames; the small buffer is not needed
+			return nil
+		}
 		r.n, r.err = r.c.nc.Read(r.c.smallBuf())
 		return nil
 	}
 	return r.large
+}
+
+// wait waits until the socket has data to read, or an error or deadline to report (the
+// read that follows reports it). It reads nothing and holds no buffer, and goes through
+// few frames: an idle connection waits in it, in the goroutine of a Receive.
+func (r *rawReader) wait() {
+	r.peeked = false
+	_ = r.rc.Read(r.waitFn)
+}
+
+// peekOnce is RawConn.Read's callback for wait: the first call peeks, and a call after
+// the wait for readability reports at once that the wait is over.
+func (r *rawReader) peekOnce(fd uintptr) bool {
+	if r.peeked {
+		return true
+	}
+	r.peeked = true
+	return peekReadable(fd)
+}
+
+// peekReadable reports whether a read of fd would not block, peeking at one byte.
+func peekReadable(fd uintptr) bool {
+	var b [1]byte
+	for {
+		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		switch errno {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		return true
+	}
 }
 
 // attempt is RawConn.Read's callback: it reads once, and returns false, having given the
@@ -460,8 +642,8 @@ func (c *Conn) putReadBuf() {
 	}
 }
 
-// handle acts on one event. stop reports that the connection is done reading.
-func (c *Conn) handle(buf []byte, ev proto.Event) (stop bool, err error) {
+// handle acts on one event other than the peer's Close.
+func (c *Conn) handle(buf []byte, ev proto.Event) {
 	switch ev.Kind {
 	case proto.EventData:
 		c.onData(buf, ev)
@@ -469,10 +651,7 @@ func (c *Conn) handle(buf []byte, ev proto.Event) (stop bool, err error) {
 		c.onPing(ev.Data)
 	case proto.EventPong:
 		c.onPong(ev.Data)
-	case proto.EventClose:
-		return true, c.onClose(buf, ev)
 	}
-	return false, nil
 }
 
 // finish closes the connection once reading is over and settles its CloseReason; it
@@ -543,23 +722,33 @@ func drain(ch chan Message) {
 	}
 }
 
-// deadlines drives the socket's deadlines: the bound of the closing handshake, and the
-// interruption of a write whose ctx is cancelled.
+// deadlines drives the socket's deadlines: the bound of the closing handshake, the
+// interruption of a write whose ctx is cancelled, and that of the read of a Receive
+// (holding the read turn) whose ctx is cancelled, or that must give the turn up.
 //
-// A blocked write cannot watch a ctx, so a write with a cancellable ctx registers it
-// (context.AfterFunc, a runtime callback and not a task: it runs briefly, only once the
-// ctx is done); the callback sets the write deadline in the past if that write is still
-// in progress. The registration is kept while successive writes use the same ctx, so that
-// a steady stream of sends costs no allocation.
+// A blocked write or read cannot watch a ctx, so a write or a Receive with a cancellable
+// ctx registers it (context.AfterFunc, a runtime callback and not a task: it runs briefly,
+// only once the ctx is done); the callback sets the write (read) deadline in the past if
+// that write (read) is still in progress. A registration is kept while successive writes
+// and reads use the same ctx, so that a steady stream of sends and receives costs no
+// allocation. There are two, since a write and a read may run at once under different
+// ctxs; a registration is replaced only when the other side is not using it.
 type deadlines struct {
 	mu       sync.Mutex
 	nc       net.Conn
 	close    time.Time       // the closing handshake's deadline; zero: none yet
 	writing  <-chan struct{} // Done of the ctx of the write in progress
-	watched  <-chan struct{} // Done of the ctx watched by stop
-	stop     func() bool     // stops the watch of watched
+	watches  [2]ctxWatch
 	poisoned bool            // the write deadline was set in the past
+	reading  <-chan struct{} // Done of the ctx of the Receive that reads, if any
+	readIntr bool            // the read deadline was set in the past to interrupt a read
 	finished bool            // the connection is closed: watch nothing
+}
+
+// ctxWatch is the registration of a ctx's cancellation (see deadlines).
+type ctxWatch struct {
+	done <-chan struct{} // Done of the ctx watched
+	stop func() bool     // stops the watch
 }
 
 // pastTime is a deadline that has always passed.
@@ -577,7 +766,9 @@ func (dl *deadlines) arm(d time.Duration) {
 		return
 	}
 	dl.close = time.Now().Add(d)
-	dl.nc.SetReadDeadline(dl.close)
+	if !dl.readIntr {
+		dl.nc.SetReadDeadline(dl.close)
+	}
 	if !dl.poisoned {
 		dl.nc.SetWriteDeadline(dl.close)
 	}
@@ -595,24 +786,113 @@ func (dl *deadlines) expired() bool {
 func (dl *deadlines) beginWrite(ctx context.Context, done <-chan struct{}) {
 	dl.mu.Lock()
 	dl.writing = done
-	if dl.watched != done && !dl.finished {
-		if dl.stop != nil {
-			dl.stop()
-		}
-		dl.watched = done
-		dl.stop = context.AfterFunc(ctx, func() { dl.interrupt(done) })
+	dl.watchLocked(ctx, done, dl.reading)
+	dl.mu.Unlock()
+}
+
+// beginRead registers done, the Done channel of the ctx of the Receive about to read
+// (holding the read turn); ctx is not nil-Done. A handler that receives and sends under
+// one ctx keeps a single registration.
+func (dl *deadlines) beginRead(ctx context.Context, done <-chan struct{}) {
+	dl.mu.Lock()
+	dl.reading = done
+	dl.watchLocked(ctx, done, dl.writing)
+	dl.mu.Unlock()
+}
+
+// watch watches ctx, whose Done is done, for a Receive about to read with it.
+func (dl *deadlines) watch(ctx context.Context, done <-chan struct{}) {
+	dl.mu.Lock()
+	dl.watchLocked(ctx, done, dl.writing)
+	dl.mu.Unlock()
+}
+
+// endRead ends the read registered by beginRead.
+func (dl *deadlines) endRead() {
+	dl.mu.Lock()
+	dl.reading = nil
+	dl.mu.Unlock()
+}
+
+// watchLocked watches ctx, whose Done is done, unless it is watched already, replacing
+// a registration that inUse (the Done of the other side's ctx, if any) does not need.
+func (dl *deadlines) watchLocked(ctx context.Context, done, inUse <-chan struct{}) {
+	if dl.finished || dl.watches[0].done == done || dl.watches[1].done == done {
+		return
+	}
+	w := &dl.watches[0]
+	if inUse != nil && w.done == inUse {
+		w = &dl.watches[1]
+	}
+	if w.stop != nil {
+		w.stop()
+	}
+	w.done = done
+	w.stop = scopehook.Watch(ctx, func() { dl.interrupt(done) })
+}
+
+// interrupt fails the write in progress if it belongs to the ctx whose Done is done, and
+// interrupts the read of a Receive under that ctx.
+func (dl *deadlines) interrupt(done <-chan struct{}) {
+	dl.mu.Lock()
+	if done != nil && dl.writing == done {
+		dl.poisoned = true
+		dl.nc.SetWriteDeadline(pastTime)
+	}
+	if done != nil && dl.reading == done {
+		dl.interruptReadLocked()
 	}
 	dl.mu.Unlock()
 }
 
-// interrupt fails the write in progress if it belongs to the ctx whose Done is done.
-func (dl *deadlines) interrupt(done <-chan struct{}) {
+// interruptRead makes the read in progress, or the next one, return at once with
+// os.ErrDeadlineExceeded, for its reader to look again at why it reads (see readFrames).
+// On a raw socket this loses nothing: a read either has copied its data or has not begun.
+func (dl *deadlines) interruptRead() {
 	dl.mu.Lock()
-	if dl.writing == done && done != nil {
-		dl.poisoned = true
-		dl.nc.SetWriteDeadline(pastTime)
-	}
+	dl.interruptReadLocked()
 	dl.mu.Unlock()
+}
+
+func (dl *deadlines) interruptReadLocked() {
+	if !dl.finished {
+		dl.readIntr = true
+		dl.nc.SetReadDeadline(pastTime)
+	}
+}
+
+// interrupting reports whether err, a read's, may come from interruptRead.
+func (dl *deadlines) interrupting(err error) bool {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	return dl.readIntr
+}
+
+// takeInterrupt reports whether err, a read's, comes from interruptRead, and if so
+// restores the read deadline: the closing handshake's, or none.
+func (dl *deadlines) takeInterrupt(err error) bool {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	return dl.clearInterrupt()
+}
+
+// clearInterrupt restores the read deadline if interruptRead had set it, and reports
+// whether it had.
+func (dl *deadlines) clearInterrupt() bool {
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	if !dl.readIntr {
+		return false
+	}
+	dl.readIntr = false
+	if !dl.finished {
+		dl.nc.SetReadDeadline(dl.close)
+	}
+	return true
 }
 
 // endWrite ends the write registered by beginWrite and restores the write deadline.
@@ -630,10 +910,11 @@ func (dl *deadlines) endWrite() {
 func (dl *deadlines) finish() {
 	dl.mu.Lock()
 	dl.finished = true
-	if dl.stop != nil {
-		dl.stop()
-		dl.stop = nil
+	for i := range dl.watches {
+		if w := &dl.watches[i]; w.stop != nil {
+			w.stop()
+			*w = ctxWatch{}
+		}
 	}
-	dl.watched = nil
 	dl.mu.Unlock()
 }

@@ -31,7 +31,8 @@ func benchTransports(b *testing.B, fn func(b *testing.B, tcp bool)) {
 }
 
 // withBenchConn runs body with a Conn of role over one end of a fresh connection, its
-// reader running, and the raw other end.
+// reader started as Accept and Connect start it (over TCP, Receive reads the socket
+// itself), and the raw other end.
 func withBenchConn(b testing.TB, tcp bool, role proto.Role, body func(ctx context.Context, c *Conn, peer net.Conn)) {
 	ours, theirs := connectedSockets(b, tcp)
 	if role == proto.Client {
@@ -39,10 +40,7 @@ func withBenchConn(b testing.TB, tcp bool, role proto.Role, body func(ctx contex
 	}
 	c := newConn(testConfig(ours, role))
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-		n.GoNamed("reader", func(ctx context.Context) error {
-			c.run(ctx)
-			return nil
-		})
+		startConn(n, c, limits{logger: c.logger}, func(error) {})
 		body(ctx, c, theirs)
 		// The raw peer cannot answer the Close frame the cancelled reader sends: it hangs
 		// up instead, so that the reader ends at once rather than after DisconnectTimeout.

@@ -241,12 +241,18 @@ func connectURL(ctx context.Context, n *nursery.Nursery, rawURL string, opts *Di
 }
 
 // startConn runs c's reader, and its keep-alive if configured, as tasks of
-// n. The reader's error goes to onErr, or to the log when onErr is nil: a
-// connection's failure is the connection's business (its CloseReason), not
-// its nursery's.
+// n. The connection holds a place in n for as long as it lives, while its
+// reader task comes and goes (see turn.go). The reader's error goes to onErr,
+// or to the log when onErr is nil: a connection's failure is the
+// connection's business (its CloseReason), not its nursery's.
 func startConn(n *nursery.Nursery, c *Conn, lim limits, onErr func(error)) {
-	n.GoNamed(c.String()+" reader", func(ctx context.Context) error {
-		if err := c.run(ctx); err != nil {
+	c.startReader(n, func(ctx context.Context) error {
+		ended, err := c.runTurn(ctx)
+		if !ended {
+			return nil // a Receive reads now
+		}
+		defer c.turn.hold.Release()
+		if err != nil {
 			if onErr != nil {
 				onErr(err)
 			} else {

@@ -2,14 +2,25 @@
 // permessage-deflate of RFC 7692 and WebSockets over HTTP/2 of RFC 8441) built on gotrio's nurseries and cancel
 // scopes: a Go port of Python's trio-websocket.
 //
-// Every connection has one reader goroutine, and it always runs in a
-// nursery, so a connection never outlives the code that owns it:
+// Every connection has one reader task, and it always runs in a nursery,
+// where the connection holds a place from its start to its end, so a
+// connection never outlives the code that owns it:
 //
 //   - Open runs a callback with a client connection and closes it when the
 //     callback returns (trio-websocket's open_websocket_url);
 //   - Connect and WrapClient put the reader in the caller's nursery;
 //   - a server runs each TCP connection in a nursery of its own, and its
 //     handler in that connection's task.
+//
+// Over a TCP or unix socket the reader task has a goroutine only while
+// nobody receives: a goroutine waiting in Receive reads the socket itself
+// (answering pings on the way) and the task returns, so an idle connection
+// whose handler waits in Receive is one goroutine, and a message reaches
+// Receive with no hand-off between goroutines. The task starts again when
+// something needs reading and nobody receives (a Reader, a Ping waiting for
+// its pong, a close, the owner's cancellation), or shortly (20 ms) after a
+// Receive returns if none follows. Over TLS, net.Pipe and HTTP/2 streams the
+// reader task reads for the connection's whole life.
 //
 // An echo server and its client in one program:
 //

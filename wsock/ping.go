@@ -49,6 +49,7 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) error {
 		c.forgetPing(p)
 		return err
 	}
+	c.ensureReader() // someone must read the pong
 	select {
 	case <-p.done:
 		return nil

@@ -8,7 +8,9 @@ import (
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
 
-// Receiving: run decodes frames and delivers each message one of two ways.
+// Receiving: the reader task (run) decodes frames and delivers each message one of two
+// ways, or, on a connection whose callers read (turn.go), a Receive holding the read turn
+// decodes the next whole message for itself, handed over directly.
 //
 //   - Whole, through c.msgs, a channel whose capacity is MessageQueueSize: Receive and
 //     Reader take messages from it; when it is full, run blocks and stops reading the
@@ -19,7 +21,7 @@ import (
 //
 // A message sent as one frame gets its buffer once, at its size class (see
 // Message.Release): from its first chunk on, the frame's announced length is known (up to
-// maxPrealloc), and readLoop reads the rest of the frame straight into the message, without
+// maxPrealloc), and readFrames reads the rest of the frame straight into the message, without
 // going through the read buffer. Buffers come from the message pools, which
 // Message.Release fills, or are allocated. A decompressed message is handed over as the
 // inflater allocated it.
@@ -28,12 +30,12 @@ const (
 	// maxPrealloc bounds the buffer allocated up front for a message from the length its
 	// first frame announces; beyond it, the buffer grows as data actually arrives.
 	maxPrealloc = 64 << 10
-	// minDirectRead is the smallest rest of a frame that readLoop reads straight into the
+	// minDirectRead is the smallest rest of a frame that readFrames reads straight into the
 	// message rather than through its read buffer.
 	minDirectRead = 1 << 10
 )
 
-// inMessage is the message run is receiving.
+// inMessage is the message being received (by the holder of the read turn).
 type inMessage struct {
 	typ   MessageType
 	data  []byte  // buffered so far
@@ -62,6 +64,17 @@ func (c *Conn) Receive(ctx context.Context) (Message, error) {
 		return m, nil
 	default:
 	}
+	if c.turn.callerReads {
+		return c.receiveTurn(ctx) // this goroutine may read (turn.go)
+	}
+	return c.receiveQueued(ctx)
+}
+
+// receiveQueued is Receive's wait for a message from the reader task. It is not
+// Receive's own: Receive's frame stays small for a caller that reads (see turn.go).
+//
+//go:noinline
+func (c *Conn) receiveQueued(ctx context.Context) (Message, error) {
 	select {
 	case m := <-c.msgs:
 		return m, nil
@@ -106,6 +119,7 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	}
 	c.streamWaiters.Add(1)
 	defer c.streamWaiters.Add(-1)
+	c.ensureReader() // a message that starts now is streamed by the reader task
 	var m Message
 	select {
 	case m = <-c.msgs:
@@ -159,7 +173,7 @@ func (c *Conn) onData(buf []byte, ev proto.Event) {
 		}
 		return
 	}
-	if m.st == nil && !ev.Final && c.streamWaiters.Load() > 0 {
+	if m.st == nil && !ev.Final && !c.rs.caller && c.streamWaiters.Load() > 0 {
 		c.offerStream()
 		if m.st != nil && len(m.data) > 0 {
 			data := m.data
@@ -196,14 +210,14 @@ func (c *Conn) onData(buf []byte, ev proto.Event) {
 		m.data = getMsgBuf(int(min(int64(len(ev.Data))+ev.FrameRemaining, maxPrealloc)))[:0]
 	}
 	if n := len(m.data); len(ev.Data) > 0 && cap(m.data) > n && &m.data[:n+1][n] == &ev.Data[0] {
-		m.data = m.data[:n+len(ev.Data)] // read in place by readLoop (directRegion)
+		m.data = m.data[:n+len(ev.Data)] // read in place by readFrames (directRegion)
 	} else {
 		m.appendData(ev.Data)
 	}
 	if !ev.Final {
 		return
 	}
-	// Not capped: the spare capacity holds nothing, since readLoop reads no further than
+	// Not capped: the spare capacity holds nothing, since readFrames reads no further than
 	// the end of the frame into it (directRegion), and Release needs the class size back.
 	msg := Message{Type: m.typ, Data: m.data}
 	m.data = nil
@@ -229,7 +243,7 @@ func (m *inMessage) grow(n int, chunk []byte) {
 	putMsgBuf(old)
 }
 
-// directRegion returns where readLoop can read the rest of the current frame straight
+// directRegion returns where readFrames can read the rest of the current frame straight
 // into the message being buffered, or nil. The message's buffer grows for it, at most
 // doubling, so that its size follows the data received rather than announced.
 //
@@ -260,6 +274,10 @@ func aliases(b, buf []byte) bool {
 func (c *Conn) deliver(msg Message) {
 	if c.isDropped() {
 		msg.Release()
+		return
+	}
+	if c.rs.caller {
+		c.got, c.gotOK = msg, true // for the Receive that reads
 		return
 	}
 	select {

@@ -1,0 +1,24 @@
+// Package nurseryhook lets package wsock keep a nursery open for a connection
+// whose reader task comes and goes: the connection counts as one task of its
+// nursery for as long as it lives, whether or not its reader has a goroutine.
+// Package nursery fills Hold in its init.
+package nurseryhook
+
+import "context"
+
+// A Holder is a place in a nursery, taken by Hold: the nursery does not
+// finish until it is released.
+type Holder interface {
+	// Go starts fn, named name, as a task in the held place: it neither waits
+	// for the nursery's limit nor counts as another task. Its failure and its
+	// panic are the nursery's as any task's; a panic also releases the place.
+	Go(name string, fn func(ctx context.Context) error)
+	// Release gives the place back, once no task of the place runs (a task
+	// that releases it thus has its result recorded first); calls after the
+	// first do nothing.
+	Release()
+}
+
+// Hold takes a place in a *nursery.Nursery, or reports false if the nursery
+// has finished.
+var Hold func(n any) (Holder, bool)
