@@ -352,9 +352,10 @@ func (c *Conn) writeCloseLocked(ctx context.Context, code proto.CloseCode, reaso
 	if c.sentClose.Swap(true) {
 		return nil
 	}
-	payload, err := proto.AppendClose(c.ctrlPayload[:0], code, reason)
+	wb := c.writeBufs()
+	payload, err := proto.AppendClose(wb.ctrlPayload[:0], code, reason)
 	if err != nil {
-		payload, _ = proto.AppendClose(c.ctrlPayload[:0], code, "")
+		payload, _ = proto.AppendClose(wb.ctrlPayload[:0], code, "")
 	}
 	_, err = c.writeFrameLocked(ctx, true, proto.OpClose, false, payload)
 	return err

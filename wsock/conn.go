@@ -103,17 +103,14 @@ type Conn struct {
 	comp          *deflate.Compressor // guarded by msgLock
 	compTakeover  bool                // comp keeps its window between messages
 	deflateConfig deflate.Config
-	zbuf          []byte                         // compressed message; guarded by msgLock
-	ctrl          [proto.MaxHeaderLen + 125]byte // small frames, large frames' header; guarded by frameLock
-	ctrlPayload   [125]byte                      // control payloads; guarded by frameLock
-	vec           [2][]byte                      // guarded by frameLock
-	bufs          net.Buffers                    // guarded by frameLock
-	sentClose     atomic.Bool                    // a Close frame was sent: no more frames
-	pongPending   atomic.Bool                    // pong holds a payload to send
-	awayPending   atomic.Bool                    // goAway's Close frame is to be sent
-	pongMu        sync.Mutex                     // guards pong, pongLen
-	pong          [125]byte
-	pongLen       int
+	zbuf          []byte      // compressed message; guarded by msgLock
+	wb            *writeBufs  // made by the first frame written; guarded by frameLock
+	sentClose     atomic.Bool // a Close frame was sent: no more frames
+	pongPending   atomic.Bool // pong holds a payload to send
+	awayPending   atomic.Bool // goAway's Close frame is to be sent
+	pongMu        sync.Mutex  // guards pong, pongLen
+	pongLen       uint8
+	pong          *[125]byte // made by the first ping answered
 	dl            deadlines
 
 	// Pings waiting for their pong (ping.go), and keep-alive's (keepalive.go).

@@ -106,7 +106,10 @@ func (c *Conn) onPing(payload []byte) {
 		return
 	}
 	c.pongMu.Lock()
-	c.pongLen = copy(c.pong[:], payload)
+	if c.pong == nil {
+		c.pong = new([125]byte)
+	}
+	c.pongLen = uint8(copy(c.pong[:], payload))
 	c.pongPending.Store(true)
 	c.pongMu.Unlock()
 	c.flushPending()

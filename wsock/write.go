@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"unsafe"
 
@@ -38,6 +39,24 @@ var (
 	smallPool = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
 	largePool = sync.Pool{New: func() any { b := make([]byte, largeBuf); return &b }}
 )
+
+// writeBufs are the buffers a connection writes frames with, made when it writes its
+// first frame: an idle connection does without them. They are guarded by frameLock.
+type writeBufs struct {
+	ctrl        [proto.MaxHeaderLen + 125]byte // small frames, large frames' header
+	ctrlPayload [125]byte                      // control payloads
+	vec         [2][]byte
+	bufs        net.Buffers
+}
+
+// writeBufs returns the connection's write buffers, making them on first use; the caller
+// holds frameLock.
+func (c *Conn) writeBufs() *writeBufs {
+	if c.wb == nil {
+		c.wb = new(writeBufs)
+	}
+	return c.wb
+}
 
 // errWriterClosed is returned by a Writer's Write after its Close.
 var errWriterClosed = errors.New("wsock: write on a closed message writer")
@@ -277,12 +296,16 @@ func (c *Conn) flushPending() {
 			return
 		}
 		ctx := context.Background()
+		wb := c.writeBufs()
 		c.pongMu.Lock()
-		n := copy(c.ctrlPayload[:], c.pong[:c.pongLen])
+		n := 0
+		if c.pong != nil {
+			n = copy(wb.ctrlPayload[:], c.pong[:c.pongLen])
+		}
 		pending := c.pongPending.Swap(false)
 		c.pongMu.Unlock()
 		if pending && !c.sentClose.Load() {
-			if wrote, err := c.writeFrameLocked(ctx, true, proto.OpPong, false, c.ctrlPayload[:n]); err != nil {
+			if wrote, err := c.writeFrameLocked(ctx, true, proto.OpPong, false, wb.ctrlPayload[:n]); err != nil {
 				c.writeFailed(ctx, wrote, err)
 			}
 		}
@@ -357,8 +380,9 @@ func (c *Conn) writeWire(fin bool, op proto.Opcode, rsv1 bool, payload []byte) (
 		h.Masked = true
 		h.Key = c.keys.Next()
 	}
+	wb := c.writeBufs()
 	if len(payload) <= 125 {
-		b := proto.AppendHeader(c.ctrl[:0], h)
+		b := proto.AppendHeader(wb.ctrl[:0], h)
 		b = append(b, payload...)
 		if masked {
 			proto.Mask(h.Key, 0, b[len(b)-len(payload):])
@@ -368,10 +392,10 @@ func (c *Conn) writeWire(fin bool, op proto.Opcode, rsv1 bool, payload []byte) (
 	}
 	if !masked && len(payload) > smallBuf-proto.MaxHeaderLen {
 		// Header and payload in one writev, without copying the payload.
-		c.vec = [2][]byte{proto.AppendHeader(c.ctrl[:0], h), payload}
-		c.bufs = c.vec[:]
-		n, err := c.bufs.WriteTo(c.nc)
-		c.vec = [2][]byte{}
+		wb.vec = [2][]byte{proto.AppendHeader(wb.ctrl[:0], h), payload}
+		wb.bufs = wb.vec[:]
+		n, err := wb.bufs.WriteTo(c.nc)
+		wb.vec = [2][]byte{}
 		return n, err
 	}
 	pool := &smallPool
