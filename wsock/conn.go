@@ -97,21 +97,18 @@ type Conn struct {
 	dropped       chan struct{} // closed by Close: queued and later messages are dropped
 
 	// Writing (write.go).
-	msgLock       chan struct{} // 1-slot: held for a whole data message
-	frameLock     chan struct{} // 1-slot: held while one frame is written
-	keys          *proto.MaskKeys
-	comp          *deflate.Compressor // guarded by msgLock
-	compTakeover  bool                // comp keeps its window between messages
-	deflateConfig deflate.Config
-	zbuf          []byte      // compressed message; guarded by msgLock
-	wb            *writeBufs  // made by the first frame written; guarded by frameLock
-	sentClose     atomic.Bool // a Close frame was sent: no more frames
-	pongPending   atomic.Bool // pong holds a payload to send
-	awayPending   atomic.Bool // goAway's Close frame is to be sent
-	pongMu        sync.Mutex  // guards pong, pongLen
-	pongLen       uint8
-	pong          *[125]byte // made by the first ping answered
-	dl            deadlines
+	msgLock     chan struct{} // 1-slot: held for a whole data message
+	frameLock   chan struct{} // 1-slot: held while one frame is written
+	keys        *proto.MaskKeys
+	fl          *deflateState // permessage-deflate's, when negotiated
+	wb          *writeBufs    // made by the first frame written; guarded by frameLock
+	sentClose   atomic.Bool   // a Close frame was sent: no more frames
+	pongPending atomic.Bool   // pong holds a payload to send
+	awayPending atomic.Bool   // goAway's Close frame is to be sent
+	pongMu      sync.Mutex    // guards pong, pongLen
+	pongLen     uint8
+	pong        *[125]byte // made by the first ping answered
+	dl          deadlines
 
 	// Pings waiting for their pong (ping.go), and keep-alive's (keepalive.go).
 	pingMu sync.Mutex
@@ -127,14 +124,24 @@ type Conn struct {
 	recvEnded   bool  // recvDone is closed
 	closeCalled bool  // Close was called
 	peerClosed  bool  // the peer's Close frame arrived
+	abortLocal  bool  // the abort was our own doing
 	violation   error // the peer's protocol violation
 	abortCause  error // why the connection was aborted
-	abortLocal  bool  // the abort was our own doing
 	cause       error // for ClosedError: what ended the connection abnormally
 	closeResult error // what Close returns
 	doneCh      chan struct{}
 
 	away sync.WaitGroup // goAway's callback (see run), which run joins
+}
+
+// deflateState is a connection's permessage-deflate state, made only when the extension
+// was negotiated.
+type deflateState struct {
+	comp     *deflate.Compressor // guarded by msgLock
+	zbuf     []byte              // compressed message; guarded by msgLock
+	takeover bool                // comp keeps its window between messages
+	decomp   *deflate.Decompressor
+	cfg      deflate.Config
 }
 
 // newConn returns a connection over cfg.netConn, whose opening handshake is done. Its
@@ -155,7 +162,6 @@ func newConn(cfg connConfig) *Conn {
 		disconnectTimeout:  cfg.disconnectTimeout,
 		readBufferSize:     cfg.readBufferSize,
 		buffered:           cfg.buffered,
-		deflateConfig:      cfg.deflateConfig,
 		msgs:               make(chan Message, max(cfg.queueSize, 0)),
 		streams:            make(chan *stream),
 		recvDone:           make(chan struct{}),
@@ -184,10 +190,13 @@ func newConn(cfg connConfig) *Conn {
 		if cfg.role == proto.Server {
 			ours, theirs = theirs, ours
 		}
-		c.comp = deflate.NewCompressor(p.CompressionLevel(cfg.role, cfg.deflateConfig.Level), ours)
-		c.compTakeover = !ours
-		c.decomp = deflate.NewDecompressor(theirs)
-		rcfg.Inflater = c.decomp
+		c.fl = &deflateState{
+			comp:     deflate.NewCompressor(p.CompressionLevel(cfg.role, cfg.deflateConfig.Level), ours),
+			takeover: !ours,
+			decomp:   deflate.NewDecompressor(theirs),
+			cfg:      cfg.deflateConfig,
+		}
+		rcfg.Inflater = c.fl.decomp
 	}
 	c.rd = proto.NewReader(rcfg)
 	return c
@@ -303,10 +312,10 @@ func (c *Conn) runTurn(ctx context.Context) (ended bool, err error) {
 type readState struct {
 	inited   bool
 	caller   bool   // a Receive reads: a whole message is its, not the queue's (see deliver)
+	useLarge bool   // the next read uses the large buffer: data is streaming in
 	pending  []byte // bytes read past the handshake, not yet copied into a read buffer
 	src      []byte // bytes read and not parsed yet
 	buf      []byte // the buffer src lies in
-	useLarge bool   // the next read uses the large buffer: data is streaming in
 	large    []byte // the large read buffer in use; nil while idle
 	rerr     error  // the error of the read that produced src
 
@@ -692,8 +701,8 @@ func (c *Conn) finish(ctx context.Context, readErr error) error {
 	if dropped {
 		drain(c.msgs)
 	}
-	if c.decomp != nil {
-		c.decomp.Close()
+	if c.fl != nil {
+		c.fl.decomp.Close()
 	}
 	c.releaseCompressor()
 	close(c.doneCh)

@@ -63,8 +63,8 @@ type readTurn struct {
 	mu       sync.Mutex
 	holder   turnHolder
 	want     bool            // a Receive asked the task for the turn
-	wantCtx  context.Context // its ctx
 	granted  bool            // the task gave it the turn; wake holds a token
+	wantCtx  context.Context // the ctx of the Receive that asked
 	wake     chan struct{}   // 1-slot: the turn was granted
 	waiters  int             // Receives waiting while someone else reads
 	ended    bool            // reading is over: the task finishes the connection

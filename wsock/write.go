@@ -87,8 +87,8 @@ func (c *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 		return err
 	}
 	payload, compressed := data, false
-	if c.comp != nil && c.deflateConfig.ShouldCompress(len(data)) {
-		z, err := c.comp.Compress(c.zbuf[:0], data)
+	if c.fl != nil && c.fl.cfg.ShouldCompress(len(data)) {
+		z, err := c.fl.comp.Compress(c.fl.zbuf[:0], data)
 		if err != nil {
 			err = fmt.Errorf("wsock: send: %w", err)
 			c.abort(err, true) // the compressor's state is lost, and with it the stream's
@@ -99,11 +99,11 @@ func (c *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 	wrote, err := c.writeFrameLocked(ctx, true, proto.Opcode(typ), compressed, payload)
 	if compressed {
 		if cap(payload) <= maxKeptZbuf {
-			c.zbuf = payload[:0]
+			c.fl.zbuf = payload[:0]
 		} else {
-			c.zbuf = nil
+			c.fl.zbuf = nil
 		}
-		if err != nil && !wrote && c.compTakeover {
+		if err != nil && !wrote && c.fl.takeover {
 			// The compressor's window now holds a message the peer never got.
 			c.abort(fmt.Errorf("wsock: compressed message not sent: %w", err), true)
 		}
@@ -426,13 +426,13 @@ func (c *Conn) writeWire(fin bool, op proto.Opcode, rsv1 bool, payload []byte) (
 // releaseCompressor returns the compressor's state, if no message is being sent; it is
 // only an optimisation, the garbage collector reclaims it otherwise.
 func (c *Conn) releaseCompressor() {
-	if c.comp == nil {
+	if c.fl == nil {
 		return
 	}
 	select {
 	case c.msgLock <- struct{}{}:
-		c.comp.Close()
-		c.zbuf = nil
+		c.fl.comp.Close()
+		c.fl.zbuf = nil
 		<-c.msgLock
 	default:
 	}
