@@ -90,11 +90,11 @@ type Conn struct {
 	raw           rawReader
 
 	// Delivery to Receive and Reader (read.go).
-	msgs          chan Message  // complete messages; its capacity is MessageQueueSize
-	streams       chan *stream  // a message handed, as it arrives, to a waiting Reader
-	streamWaiters atomic.Int32  // Reader calls waiting for a message
-	recvDone      chan struct{} // closed when no message will be queued any more
-	dropped       chan struct{} // closed by Close: queued and later messages are dropped
+	msgs          chan Message      // complete messages; its capacity is MessageQueueSize
+	streams       lazyChan[*stream] // a message handed, as it arrives, to a waiting Reader
+	streamWaiters atomic.Int32      // Reader calls waiting for a message
+	recvDone      signal            // fired when no message will be queued any more
+	dropped       signal            // fired by Close: queued and later messages are dropped
 
 	// Writing (write.go).
 	msgLock     chan struct{} // 1-slot: held for a whole data message
@@ -119,9 +119,9 @@ type Conn struct {
 	mu          sync.Mutex
 	reason      *CloseReason // nil while open
 	final       bool         // reason is final: the peer's Close, a failure or an abort
-	closing     bool         // closingCh is closed
-	closingCh   chan struct{}
-	recvEnded   bool  // recvDone is closed
+	closing     bool         // closingCh is fired
+	closingCh   signal
+	recvEnded   bool  // recvDone is fired
 	closeCalled bool  // Close was called
 	peerClosed  bool  // the peer's Close frame arrived
 	abortLocal  bool  // the abort was our own doing
@@ -129,9 +129,61 @@ type Conn struct {
 	abortCause  error // why the connection was aborted
 	cause       error // for ClosedError: what ended the connection abnormally
 	closeResult error // what Close returns
-	doneCh      chan struct{}
+	doneCh      signal
 
 	away sync.WaitGroup // goAway's callback (see run), which run joins
+}
+
+// lazyChan is an unbuffered channel made when first used: a connection needs some of its
+// channels only when a rarely used path (a Reader, a blocked Send, a close) waits on them,
+// and each costs about 100 bytes.
+type lazyChan[T any] struct{ p atomic.Pointer[chan T] }
+
+// get returns the channel, making it if no one has yet.
+func (l *lazyChan[T]) get() chan T {
+	if p := l.p.Load(); p != nil {
+		return *p
+	}
+	ch := make(chan T)
+	if l.p.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *l.p.Load()
+}
+
+// signal is an event that happens once: a channel closed by fire, made only if someone
+// waits for it before then; fired later, it is a channel closed already.
+type signal struct{ ch lazyChan[struct{}] }
+
+// closedSignal is the channel of every signal fired before anyone waited for it.
+var closedSignal = func() *chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return &ch
+}()
+
+// wait returns a channel closed once s has fired.
+func (s *signal) wait() <-chan struct{} { return s.ch.get() }
+
+// fire makes s happen; it must be called once only.
+func (s *signal) fire() {
+	if !s.ch.p.CompareAndSwap(nil, closedSignal) {
+		close(*s.ch.p.Load())
+	}
+}
+
+// fired reports whether s has fired.
+func (s *signal) fired() bool {
+	p := s.ch.p.Load()
+	if p == nil {
+		return false
+	}
+	select {
+	case <-*p:
+		return true
+	default:
+		return false
+	}
 }
 
 // deflateState is a connection's permessage-deflate state, made only when the extension
@@ -163,13 +215,8 @@ func newConn(cfg connConfig) *Conn {
 		readBufferSize:     cfg.readBufferSize,
 		buffered:           cfg.buffered,
 		msgs:               make(chan Message, max(cfg.queueSize, 0)),
-		streams:            make(chan *stream),
-		recvDone:           make(chan struct{}),
-		dropped:            make(chan struct{}),
 		msgLock:            make(chan struct{}, 1),
 		frameLock:          make(chan struct{}, 1),
-		closingCh:          make(chan struct{}),
-		doneCh:             make(chan struct{}),
 	}
 	c.dl.nc = cfg.netConn
 	if c.logger == nil {
@@ -247,7 +294,7 @@ func (c *Conn) IsClient() bool { return c.role == proto.Client }
 func (c *Conn) String() string { return c.name }
 
 // done is closed when run has returned and the TCP connection is closed.
-func (c *Conn) done() <-chan struct{} { return c.doneCh }
+func (c *Conn) done() <-chan struct{} { return c.doneCh.wait() }
 
 // run is the connection's reader task, for a connection no Receive reads (tests start
 // it so, in a nursery; startConn starts runTurn, which hands the turn to a Receive and
@@ -705,7 +752,7 @@ func (c *Conn) finish(ctx context.Context, readErr error) error {
 		c.fl.decomp.Close()
 	}
 	c.releaseCompressor()
-	close(c.doneCh)
+	c.doneCh.fire()
 	return runErr
 }
 

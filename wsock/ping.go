@@ -56,7 +56,7 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) error {
 	case <-ctx.Done():
 		c.forgetPing(p)
 		return ctx.Err()
-	case <-c.doneCh:
+	case <-c.doneCh.wait():
 		select {
 		case <-p.done:
 			return nil

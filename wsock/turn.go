@@ -274,11 +274,11 @@ func (c *Conn) receiveWait(ctx context.Context, wanted bool) (m Message, err err
 		c.turn.granted = false
 		c.turn.mu.Unlock()
 		return Message{}, nil, true
-	case <-c.recvDone:
+	case <-c.recvDone.wait():
 		c.leaveWait(wanted)
 		m, err := c.lastMessage()
 		return m, c.closedOrCancelled(ctx, err), false
-	case <-c.dropped:
+	case <-c.dropped.wait():
 		c.leaveWait(wanted)
 		return Message{}, c.closedOrCancelled(ctx, c.closedErr()), false
 	case <-ctx.Done():

@@ -237,7 +237,7 @@ func (c *Conn) lockMsg(ctx context.Context) error {
 		case c.msgLock <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-c.closingCh:
+		case <-c.closingCh.wait():
 			return c.closedErr()
 		}
 	}
@@ -254,13 +254,13 @@ func (c *Conn) unlockMsg() { <-c.msgLock }
 // and other frames that a closing connection must not send (data), when the connection is
 // closing.
 func (c *Conn) lockFrame(ctx context.Context, data bool) error {
-	var closing <-chan struct{}
-	if data {
-		closing = c.closingCh
-	}
 	select {
 	case c.frameLock <- struct{}{}:
 	default:
+		var closing <-chan struct{}
+		if data {
+			closing = c.closingCh.wait()
+		}
 		select {
 		case c.frameLock <- struct{}{}:
 		case <-ctx.Done():
