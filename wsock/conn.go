@@ -97,8 +97,8 @@ type Conn struct {
 	dropped       signal            // fired by Close: queued and later messages are dropped
 
 	// Writing (write.go).
-	msgLock     chan struct{} // 1-slot: held for a whole data message
-	frameLock   chan struct{} // 1-slot: held while one frame is written
+	msgLock     lazyLock // 1-slot: held for a whole data message
+	frameLock   lazyLock // 1-slot: held while one frame is written
 	keys        *proto.MaskKeys
 	fl          *deflateState // permessage-deflate's, when negotiated
 	wb          *writeBufs    // made by the first frame written; guarded by frameLock
@@ -140,15 +140,25 @@ type Conn struct {
 type lazyChan[T any] struct{ p atomic.Pointer[chan T] }
 
 // get returns the channel, making it if no one has yet.
-func (l *lazyChan[T]) get() chan T {
-	if p := l.p.Load(); p != nil {
-		return *p
+func (l *lazyChan[T]) get() chan T { return lazyMake(&l.p, 0) }
+
+// lazyLock is a 1-slot channel used as a lock (see write.go), made when first taken: an
+// idle connection that has never written makes neither of its two.
+type lazyLock struct{ p atomic.Pointer[chan struct{}] }
+
+// get returns the channel, making it if no one has yet.
+func (l *lazyLock) get() chan struct{} { return lazyMake(&l.p, 1) }
+
+// lazyMake returns *p's channel, making it with capacity size if *p is nil.
+func lazyMake[T any](p *atomic.Pointer[chan T], size int) chan T {
+	if q := p.Load(); q != nil {
+		return *q
 	}
-	ch := make(chan T)
-	if l.p.CompareAndSwap(nil, &ch) {
+	ch := make(chan T, size)
+	if p.CompareAndSwap(nil, &ch) {
 		return ch
 	}
-	return *l.p.Load()
+	return *p.Load()
 }
 
 // signal is an event that happens once: a channel closed by fire, made only if someone
@@ -215,8 +225,6 @@ func newConn(cfg connConfig) *Conn {
 		readBufferSize:     cfg.readBufferSize,
 		buffered:           cfg.buffered,
 		msgs:               make(chan Message, max(cfg.queueSize, 0)),
-		msgLock:            make(chan struct{}, 1),
-		frameLock:          make(chan struct{}, 1),
 	}
 	c.dl.nc = cfg.netConn
 	if c.logger == nil {

@@ -144,7 +144,7 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	return &messageWriter{c: c, ctx: ctx, op: proto.Opcode(typ)}, nil
 }
 
-// messageWriter is what Writer returns; it holds c.msgLock until it is done.
+// messageWriter is what Writer returns; it holds c.msgLock.get() until it is done.
 type messageWriter struct {
 	c      *Conn
 	ctx    context.Context
@@ -231,10 +231,10 @@ func (c *Conn) writeControl(ctx context.Context, op proto.Opcode, payload []byte
 // connection is closing.
 func (c *Conn) lockMsg(ctx context.Context) error {
 	select {
-	case c.msgLock <- struct{}{}:
+	case c.msgLock.get() <- struct{}{}:
 	default:
 		select {
-		case c.msgLock <- struct{}{}:
+		case c.msgLock.get() <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-c.closingCh.wait():
@@ -242,27 +242,27 @@ func (c *Conn) lockMsg(ctx context.Context) error {
 		}
 	}
 	if c.isClosing() {
-		<-c.msgLock
+		<-c.msgLock.get()
 		return c.closedErr()
 	}
 	return nil
 }
 
-func (c *Conn) unlockMsg() { <-c.msgLock }
+func (c *Conn) unlockMsg() { <-c.msgLock.get() }
 
 // lockFrame waits for the turn to write a frame. It fails when ctx is done or, for data
 // and other frames that a closing connection must not send (data), when the connection is
 // closing.
 func (c *Conn) lockFrame(ctx context.Context, data bool) error {
 	select {
-	case c.frameLock <- struct{}{}:
+	case c.frameLock.get() <- struct{}{}:
 	default:
 		var closing <-chan struct{}
 		if data {
 			closing = c.closingCh.wait()
 		}
 		select {
-		case c.frameLock <- struct{}{}:
+		case c.frameLock.get() <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-closing:
@@ -279,7 +279,7 @@ func (c *Conn) lockFrame(ctx context.Context, data bool) error {
 // unlockFrame lets the next frame go, after sending the pong the reader left and the
 // Close frame goAway left, if any.
 func (c *Conn) unlockFrame() {
-	<-c.frameLock
+	<-c.frameLock.get()
 	if c.pongPending.Load() || c.awayPending.Load() {
 		c.flushPending()
 	}
@@ -291,7 +291,7 @@ func (c *Conn) unlockFrame() {
 func (c *Conn) flushPending() {
 	for c.pongPending.Load() || c.awayPending.Load() {
 		select {
-		case c.frameLock <- struct{}{}:
+		case c.frameLock.get() <- struct{}{}:
 		default:
 			return
 		}
@@ -314,7 +314,7 @@ func (c *Conn) flushPending() {
 				c.abort(err, true)
 			}
 		}
-		<-c.frameLock
+		<-c.frameLock.get()
 	}
 }
 
@@ -430,10 +430,10 @@ func (c *Conn) releaseCompressor() {
 		return
 	}
 	select {
-	case c.msgLock <- struct{}{}:
+	case c.msgLock.get() <- struct{}{}:
 		c.fl.comp.Close()
 		c.fl.zbuf = nil
-		<-c.msgLock
+		<-c.msgLock.get()
 	default:
 	}
 }
