@@ -3,6 +3,7 @@ module github.com/gotrio/gotrio
 go 1.26.0
 
 require (
+	github.com/klauspost/compress v1.20.4
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sync v0.25.0

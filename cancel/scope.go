@@ -21,17 +21,17 @@ type Scope struct {
 	cancelCalled bool
 	caught       bool
 	shield       bool
-	delivered    bool       // ctx has been cancelled
-	orphaned     bool       // delivered by a former parent (see reparent)
-	nursery      bool       // strips with scopehook.StripNursery (see exit)
-	options      uint8      // which deadline options New was given
+	delivered    bool  // ctx has been cancelled
+	orphaned     bool  // delivered by a former parent (see reparent)
+	nursery      bool  // strips with scopehook.StripNursery (see exit)
+	options      uint8 // which deadline options New was given
+	hasDeadline  bool
+	hasRelative  bool       // a relative timeout waiting for Run
 	ownCause     *Cancelled // why this scope cancelled itself
 
-	hasDeadline bool
-	deadline    time.Time
-	hasRelative bool          // a relative timeout waiting for Run
-	relative    time.Duration // that timeout
-	timer       *time.Timer
+	deadline time.Time
+	relative time.Duration // the relative timeout
+	timer    *time.Timer
 
 	// parent links: a parent scope notifies its registered children
 	// synchronously; any other cancellable parent is watched with
@@ -40,6 +40,7 @@ type Scope struct {
 	prev, next  *Scope
 	children    *Scope
 	stopAfter   func() bool
+	watchers    *watcher // see watch
 
 	gate        gate
 	ctx         scopeCtx
@@ -245,6 +246,13 @@ func (s *Scope) deliverLocked(cause error) {
 	for c := s.children; c != nil; c = c.next {
 		c.parentCancelled()
 	}
+	for w := s.watchers; w != nil; w = w.next {
+		w.linked = false
+		// In a goroutine of its own, as context.AfterFunc does: f may take
+		// locks held by callers of stop, which takes s.mu.
+		time.AfterFunc(0, w.f)
+	}
+	s.watchers = nil
 }
 
 // parentCancelled delivers the parent context's cancellation unless the
@@ -562,6 +570,67 @@ func init() {
 	scopehook.NewNurseryScope = func() any { return &Scope{nursery: true} }
 	scopehook.OuterCancellation = func(scope any) error {
 		return scope.(*Scope).outerCancellation()
+	}
+	scopehook.Watch = watch
+	scopehook.Context = func(scope any) context.Context { return &scope.(*Scope).ctx }
+}
+
+// A watcher is a function registered by watch in a scope's list.
+type watcher struct {
+	f          func()
+	prev, next *watcher
+	linked     bool
+}
+
+// watch is context.AfterFunc(ctx, f) for a scope's context: f is called in
+// a goroutine of its own once ctx is cancelled, and stop stops that,
+// reporting whether it did. When ctx is a running scope's context, or
+// reaches one through value layers only, f is linked into that scope's list
+// instead of registered with package context, which would make a children
+// map in the scope's cancel context and keep it, empty, for as long as the
+// scope runs (~250 B, and an afterFuncCtx of ~120 B per watch). Any other
+// context is watched with context.AfterFunc.
+func watch(ctx context.Context, f func()) (stop func() bool) {
+	s := Current(ctx)
+	if s == nil {
+		return context.AfterFunc(ctx, f)
+	}
+	if pc, ok := ctx.(*scopeCtx); !ok || pc.s != s {
+		if s.ctx.Done() != ctx.Done() {
+			return context.AfterFunc(ctx, f)
+		}
+	}
+	w := &watcher{f: f}
+	s.mu.Lock()
+	if s.delivered {
+		s.mu.Unlock()
+		time.AfterFunc(0, f)
+		return func() bool { return false }
+	}
+	w.linked = true
+	w.next = s.watchers
+	if s.watchers != nil {
+		s.watchers.prev = w
+	}
+	s.watchers = w
+	s.mu.Unlock()
+	return func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !w.linked {
+			return false
+		}
+		w.linked = false
+		if w.prev != nil {
+			w.prev.next = w.next
+		} else {
+			s.watchers = w.next
+		}
+		if w.next != nil {
+			w.next.prev = w.prev
+		}
+		w.prev, w.next = nil, nil
+		return true
 	}
 }
 

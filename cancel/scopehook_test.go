@@ -252,3 +252,76 @@ func TestScopehookOuterCancellationSeesEnclosingScopesOnly(t *testing.T) {
 		}))
 	})
 }
+
+type watchKey struct{}
+
+// waitCalled waits for a watch's f to have been called, failing the test
+// after a minute.
+func waitCalled(t *testing.T, called <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-called:
+	case <-time.After(time.Minute):
+		t.Fatal("f not called")
+	}
+}
+
+func TestScopehookWatchCallsFWhenTheScopeIsCancelled(t *testing.T) {
+	for name, wrap := range map[string]func(context.Context) context.Context{
+		"scope context": func(ctx context.Context) context.Context { return ctx },
+		"value layer":   func(ctx context.Context) context.Context { return context.WithValue(ctx, watchKey{}, 1) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := cancel.New()
+			ctx, release := hold(s, context.Background())
+			called := make(chan struct{})
+			stop := scopehook.Watch(wrap(ctx), func() { close(called) })
+			select {
+			case <-called:
+				t.Fatal("f called before the scope was cancelled")
+			default:
+			}
+			s.Cancel("test")
+			waitCalled(t, called)
+			assert.False(t, stop(), "stop after f was called")
+			assert.NoError(t, release())
+		})
+	}
+}
+
+func TestScopehookWatchStoppedNeverCallsF(t *testing.T) {
+	s := cancel.New()
+	ctx, release := hold(s, context.Background())
+	first := scopehook.Watch(ctx, func() { t.Error("stopped watch called") })
+	called := make(chan struct{})
+	second := scopehook.Watch(ctx, func() { close(called) })
+	assert.True(t, first(), "stop before cancellation")
+	assert.False(t, first(), "second stop")
+	s.Cancel("test")
+	waitCalled(t, called)
+	assert.False(t, second())
+	assert.NoError(t, release())
+}
+
+func TestScopehookWatchOfACancelledScopeCallsF(t *testing.T) {
+	s := cancel.New()
+	ctx, release := hold(s, context.Background())
+	s.Cancel("test")
+	called := make(chan struct{})
+	stop := scopehook.Watch(ctx, func() { close(called) })
+	waitCalled(t, called)
+	assert.False(t, stop())
+	assert.NoError(t, release())
+}
+
+func TestScopehookWatchOfAStandardContextUsesAfterFunc(t *testing.T) {
+	s := cancel.New()
+	sctx, release := hold(s, context.Background())
+	ctx, cancelCtx := context.WithCancel(sctx)
+	called := make(chan struct{})
+	stop := scopehook.Watch(ctx, func() { close(called) })
+	cancelCtx()
+	waitCalled(t, called)
+	assert.False(t, stop())
+	assert.NoError(t, release())
+}

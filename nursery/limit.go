@@ -102,7 +102,7 @@ func (n *Nursery) acquire() {
 	}
 	select {
 	case l.slots <- struct{}{}:
-	case <-n.ctx.Done():
+	case <-n.ctx().Done():
 		l.overflow.Add(1)
 	}
 }
@@ -122,7 +122,7 @@ func (n *Nursery) acquireFor(ctx context.Context) error {
 	}
 	select {
 	case l.slots <- struct{}{}:
-	case <-n.ctx.Done():
+	case <-n.ctx().Done():
 		l.overflow.Add(1)
 	case <-ctx.Done():
 		return cancel.Checkpoint(ctx)

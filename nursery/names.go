@@ -52,8 +52,12 @@ func (n *Nursery) newTask(pc uintptr, name string) *task {
 	path := name
 	if n.path != "" {
 		path = n.path + "/" + name
+		// The name is the path's tail: the task keeps one string, not two
+		// (a GoNamed name made for one task, such as wsock's per connection,
+		// is not kept alive by the task then).
+		name = path[len(n.path)+1:]
 	}
-	return &task{pc: pc, name: name, path: path, ctx: pprof.WithLabels(n.ctx, pprof.Labels(LabelKey, path))}
+	return &task{pc: pc, name: name, path: path, ctx: pprof.WithLabels(n.ctx(), pprof.Labels(LabelKey, path))}
 }
 
 // taskPath returns the task path carried by ctx, "" outside any task.

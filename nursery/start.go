@@ -112,7 +112,7 @@ func (st *startStatus[T]) Started(v T) {
 	}
 	st.state = started
 	st.mu.Unlock()
-	scopehook.Reparent(st.scope, st.n.ctx)
+	scopehook.Reparent(st.scope, st.n.ctx())
 	st.result <- startResult[T]{v: v}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gotrio/gotrio/cancel"
+	"github.com/gotrio/gotrio/internal/scopehook"
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
 	"github.com/gotrio/gotrio/wsock/internal/handshake"
@@ -42,11 +43,13 @@ type Request struct {
 	nctx     context.Context  // n's context, which a shutdown cancels
 	scope    *cancel.Scope    // the handler's scope, cancelled when the server shuts down
 
+	// The small fields sit together: the Request fits the 128 B size
+	// class, one per connection.
 	mu         sync.Mutex
 	state      requestState
+	draining   bool // the server is shutting down
+	returned   bool // the handler has returned: no Accept or Reject may begin
 	conn       *Conn
-	draining   bool          // the server is shutting down
-	returned   bool          // the handler has returned: no Accept or Reject may begin
 	acceptDone chan struct{} // closed when the Accept in flight has ended
 }
 
@@ -360,6 +363,7 @@ func (r *Request) end(state requestState, c *Conn) (returned bool) {
 	defer r.mu.Unlock()
 	r.state, r.conn = state, c
 	close(r.acceptDone)
+	r.acceptDone = nil // only an Accept in flight is waited for
 	return r.returned
 }
 
@@ -447,11 +451,22 @@ func (r *Request) outcome() (requestState, *Conn, bool) {
 // a success even if ctx is cancelled meanwhile: the client may be using the
 // connection already. Only an interrupted write fails, and closes the socket.
 func (r *Request) write(ctx context.Context, b []byte) error {
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	if r.nctx != nil {
-		defer context.AfterFunc(r.nctx, stop)()
-	}
+	// The cancel contexts made here hang under a scope of their own: made
+	// straight under ctx (the handler's, usually) and nctx, both as
+	// long-lived as the connection, each would leave there the map package
+	// context keeps for a cancel context's children, ~250 B a connection.
+	return cancel.New().Run(ctx, func(ctx context.Context) error {
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		if r.nctx != nil {
+			defer scopehook.Watch(r.nctx, stop)()
+		}
+		return r.writeBounded(ctx, b)
+	})
+}
+
+// writeBounded is write once its contexts are joined in ctx.
+func (r *Request) writeBounded(ctx context.Context, b []byte) error {
 	return withConnectTimeout(ctx, r.srv.lim.connectTimeout, func(ctx context.Context) error {
 		release := interruptWriteOnCancel(ctx, r.nc)
 		_, err := r.nc.Write(b)

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gotrio/gotrio/internal/scopehook"
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
@@ -46,16 +47,19 @@ var connSeq [proto.Server + 1]atomic.Uint64
 
 // Conn is an open WebSocket connection, client or server.
 //
-// Every connection has one reader task, started by whoever opened it (Open, Connect, the
-// server) in a nursery, where the connection holds a place until it ends: the task reads
-// frames, answers pings, queues messages for Receive and Reader, and carries out the
+// Every connection belongs to a nursery, chosen by whoever opened it (Open, Connect, the
+// server), where it holds a place until it ends, and has a reader task there: the task
+// reads frames, answers pings, queues messages for Receive and Reader, and carries out the
 // closing handshake. Over a TCP or unix socket, a Receive that finds nothing queued reads
-// the socket itself while the task's goroutine is gone (see the read turn, turn.go).
-// Cancelling that nursery closes the connection as Close(GoingAway) would, without
-// dropping it: the connection ends once the closing handshake is over, within
-// DisconnectTimeout. Receive, Reader, Send, Writer, Ping,
-// Pong and Close may be called from any number of goroutines; sends are written in the
-// order they started waiting (FIFO).
+// the socket itself, answering pings on the way, and the reader task's goroutine is gone
+// meanwhile, so an idle connection whose handler waits in Receive costs one goroutine; the
+// task comes back as soon as something needs reading while nobody receives (a Reader, a
+// Ping, a close), and 20 ms after a Receive returned if no other one has begun. Over TLS,
+// pipes and HTTP/2 streams the task reads for the connection's whole life. Cancelling the
+// nursery closes the connection as Close(GoingAway) would, without dropping it: the
+// connection ends once the closing handshake is over, within DisconnectTimeout. Receive,
+// Reader, Send, Writer, Ping, Pong and Close may be called from any number of goroutines;
+// sends are written in the order they started waiting (FIFO).
 //
 // Cancelling the ctx of a Receive or of a Reader never harms the connection. Cancelling the
 // ctx of a Send while it waits its turn just returns the ctx's error; cancelling it while
@@ -338,7 +342,7 @@ func (c *Conn) runTurn(ctx context.Context) (ended bool, err error) {
 		// lock, and a Close frame it writes is bounded by DisconnectTimeout; the run that
 		// finishes the connection joins it. Every run has the nursery's context.
 		c.away.Add(1)
-		c.awayStop = context.AfterFunc(ctx, func() {
+		c.awayStop = scopehook.Watch(ctx, func() {
 			defer c.away.Done()
 			c.goAway()
 		})
@@ -885,7 +889,7 @@ func (dl *deadlines) watchLocked(ctx context.Context, done, inUse <-chan struct{
 		w.stop()
 	}
 	w.done = done
-	w.stop = context.AfterFunc(ctx, func() { dl.interrupt(done) })
+	w.stop = scopehook.Watch(ctx, func() { dl.interrupt(done) })
 }
 
 // interrupt fails the write in progress if it belongs to the ctx whose Done is done, and

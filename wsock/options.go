@@ -163,9 +163,10 @@ type CompressionOptions struct {
 	Disabled bool
 	// ContextTakeover lets both compressors keep their 32 KiB window from
 	// one message to the next, which compresses streams of similar messages
-	// much better but holds up to about 1 MiB of compressor state per
-	// connection and direction while the connection lives. Off by default:
-	// each message is compressed on its own (server_no_context_takeover and
+	// much better but holds state while the connection lives: a compressor
+	// of about 0.8 MiB at the default level (up to 1.4 MiB at higher ones)
+	// and the decompressor's 32 KiB window. Off by default: each message is
+	// compressed on its own (server_no_context_takeover and
 	// client_no_context_takeover), and an idle connection holds no
 	// compression state at all.
 	ContextTakeover bool
@@ -178,7 +179,7 @@ type CompressionOptions struct {
 	// FullClientWindow (clients only) leaves client_max_window_bits out of the
 	// offer. By default a client offers it, and a server that asks for a
 	// window below 32 KiB (Python's websockets asks for 4 KiB) gets
-	// Huffman-only compression from us, which compress/flate can honour but
+	// Huffman-only compression from us, which we can honour but
 	// which compresses text far less (JSON: ~58 % of its size instead of
 	// ~19 %). With FullClientWindow such servers decline the offer instead, and
 	// the others let us use the full window.

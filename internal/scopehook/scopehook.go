@@ -29,4 +29,15 @@ var (
 	// or nil when there is none or no scope would catch it. Deadlines that
 	// have passed count. A nursery's exit is such a checkpoint.
 	OuterCancellation func(scope any) error
+
+	// Context returns the context a *cancel.Scope gives its body (valid once
+	// Run has entered).
+	Context func(scope any) context.Context
+
+	// Watch is context.AfterFunc(ctx, f) (f runs in a goroutine of its own
+	// once ctx is cancelled; stop stops that and reports whether it did),
+	// but when ctx is a cancel scope's context, or reaches one through value
+	// layers only, it links f into the scope instead of making package
+	// context keep a children map in it for as long as the scope runs.
+	Watch func(ctx context.Context, f func()) (stop func() bool)
 )

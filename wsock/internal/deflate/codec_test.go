@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -21,6 +22,9 @@ var _ proto.Inflater = (*Decompressor)(nil)
 // rfcHello is "Hello" compressed with one fixed-Huffman block (RFC 7692 §7.2.3.1).
 var rfcHello = []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}
 
+// rfcStoredHello is "Hello" in a stored block (RFC 7692 §7.2.3.3).
+var rfcStoredHello = []byte{0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00}
+
 func TestInflateRFC7692Examples(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -34,11 +38,7 @@ func TestInflateRFC7692Examples(t *testing.T) {
 			append([]byte{0xf2, 0x48, 0xcd}, 0xc9, 0xc9, 0x07, 0x00),
 			"Hello",
 		},
-		{
-			"7.2.3.3 block with no compression",
-			[]byte{0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00},
-			"Hello",
-		},
+		{"7.2.3.3 block with no compression", rfcStoredHello, "Hello"},
 		{"7.2.3.4 block with BFINAL set", []byte{0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00}, "Hello"},
 		{
 			"7.2.3.5 two blocks in one message",
@@ -87,9 +87,12 @@ func TestCompressMatchesRFC7692Examples(t *testing.T) {
 		level int
 		want  []byte
 	}{
-		{"7.2.3.1 one compressed block", flate.DefaultCompression, rfcHello},
-		// compress/flate's fast level stores inputs this short.
-		{"7.2.3.3 block with no compression", flate.BestSpeed, []byte{0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00}},
+		// Levels 7 to 9 run the lazy matcher, which encodes even five bytes.
+		{"7.2.3.1 one compressed block", flate.BestCompression, rfcHello},
+		// The fast levels (1 to 6 and the default) do not search inputs shorter than 13
+		// bytes: they store them.
+		{"7.2.3.3 block with no compression", flate.BestSpeed, rfcStoredHello},
+		{"7.2.3.3 at the default level", flate.DefaultCompression, rfcStoredHello},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,15 +106,15 @@ func TestCompressMatchesRFC7692Examples(t *testing.T) {
 }
 
 func TestCompressSharesSlidingWindowAcrossMessages(t *testing.T) {
-	c := NewCompressor(flate.DefaultCompression, false)
+	c := NewCompressor(flate.BestCompression, false)
 	defer c.Close()
 	first, err := c.Compress(nil, []byte("Hello"))
 	require.NoError(t, err)
 	second, err := c.Compress(nil, []byte("Hello"))
 	require.NoError(t, err)
 	assert.Equal(t, rfcHello, first)
-	// RFC 7692 §7.2.3.2 shows f2 00 11 00 00 (a literal and a match); compress/flate finds the
-	// whole five-byte match and needs one byte less.
+	// RFC 7692 §7.2.3.2 shows f2 00 11 00 00 (a literal and a match); the lazy matcher finds
+	// the whole five-byte match and needs one byte less.
 	assert.Equal(t, []byte{0x02, 0x13, 0x00, 0x00}, second)
 
 	d := NewDecompressor(false)
@@ -124,12 +127,50 @@ func TestCompressSharesSlidingWindowAcrossMessages(t *testing.T) {
 }
 
 func TestCompressWithoutContextTakeoverForgetsEarlierMessages(t *testing.T) {
-	c := NewCompressor(flate.DefaultCompression, true)
+	c := NewCompressor(flate.BestCompression, true)
 	defer c.Close()
 	for range 3 {
 		got, err := c.Compress(nil, []byte("Hello"))
 		require.NoError(t, err)
 		assert.Equal(t, rfcHello, got)
+	}
+}
+
+// TestCompressContextTakeoverAtEveryLevel checks RFC 7692 §7.2.3.2 at every LZ77 level with a
+// message every level searches: with context takeover a repeated message is one reference to
+// the previous one; without, it compresses as the first one did.
+func TestCompressContextTakeoverAtEveryLevel(t *testing.T) {
+	msg := []byte(`{"id":17,"user":"user-17","room":"general","text":"hello"}`)
+	for _, level := range []int{flate.DefaultCompression, 1, 2, 3, 4, 5, 6, 7, 8, 9} {
+		t.Run(strconv.Itoa(level), func(t *testing.T) {
+			c := NewCompressor(level, false)
+			defer c.Close()
+			first, err := c.Compress(nil, msg)
+			require.NoError(t, err)
+			second, err := c.Compress(nil, msg)
+			require.NoError(t, err)
+			farthest, size, err := scanDeflate(second)
+			require.NoError(t, err)
+			assert.Equal(t, len(msg), farthest, "the repeat refers to the previous message")
+			assert.Equal(t, int64(len(msg)), size)
+			assert.Less(t, len(second), 8, "the repeat is one match: %x", second)
+
+			d := NewDecompressor(false)
+			defer d.Close()
+			for _, z := range [][]byte{first, second} {
+				got, err := d.Inflate(nil, z, 0)
+				require.NoError(t, err)
+				assert.Equal(t, string(msg), string(got))
+			}
+
+			fresh := NewCompressor(level, true)
+			defer fresh.Close()
+			for range 2 {
+				got, err := fresh.Compress(nil, msg)
+				require.NoError(t, err)
+				assert.Equal(t, first, got, "without context takeover every message starts afresh")
+			}
+		})
 	}
 }
 
@@ -160,7 +201,7 @@ func TestInflateAcceptsZeroLengthMessage(t *testing.T) {
 }
 
 func TestCompressAppendsToDst(t *testing.T) {
-	c := NewCompressor(flate.DefaultCompression, false)
+	c := NewCompressor(flate.BestCompression, false)
 	defer c.Close()
 	got, err := c.Compress([]byte("head:"), []byte("Hello"))
 	require.NoError(t, err)
@@ -529,3 +570,46 @@ func randomBytes(rng *rand.Rand, n int) []byte {
 }
 
 func prefix(b []byte, n int) []byte { return b[:min(n, len(b))] }
+
+// TestCompressorAndDecompressorInteropWithCompressFlate checks both directions against the
+// standard library's implementation, which the package does not use: compress/flate reads a
+// connection's compressed messages as one stream (each with the tail RFC 7692 §7.2.1 strips),
+// and our Decompressor reads what compress/flate's writer sends with context takeover.
+func TestCompressorAndDecompressorInteropWithCompressFlate(t *testing.T) {
+	msgs := testMessages()
+	if raceEnabled {
+		msgs = msgs[:8]
+	}
+	for _, level := range []int{flate.HuffmanOnly, flate.DefaultCompression, 1, 2, 3, 4, 5, 6, 7, 8, 9} {
+		t.Run(strconv.Itoa(level), func(t *testing.T) {
+			c := NewCompressor(level, false)
+			defer c.Close()
+			var stream, want []byte
+			for _, m := range msgs {
+				z, err := c.Compress(nil, m)
+				require.NoError(t, err)
+				stream = append(append(stream, z...), tail...)
+				want = append(want, m...)
+			}
+			got := make([]byte, len(want))
+			_, err := io.ReadFull(flate.NewReader(bytes.NewReader(stream)), got)
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(want, got), "compress/flate reads our messages at level %d", level)
+
+			var out bytes.Buffer
+			w, err := flate.NewWriter(&out, level)
+			require.NoError(t, err)
+			d := NewDecompressor(false)
+			defer d.Close()
+			for i, m := range msgs {
+				out.Reset()
+				_, err := w.Write(m)
+				require.NoError(t, err)
+				require.NoError(t, w.Flush())
+				got, err := d.Inflate(nil, bytes.TrimSuffix(out.Bytes(), []byte(tail)), 0)
+				require.NoError(t, err, "message %d", i)
+				require.True(t, bytes.Equal(m, got), "we read compress/flate's message %d at level %d", i, level)
+			}
+		})
+	}
+}

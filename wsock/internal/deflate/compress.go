@@ -2,10 +2,11 @@ package deflate
 
 import (
 	"bytes"
-	"compress/flate"
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // tail is the empty stored block that ends every sync flush; RFC 7692 §7.2.1 strips it from

@@ -1,11 +1,12 @@
 package deflate
 
 import (
-	"compress/flate"
 	"errors"
 	"io"
 	"strconv"
 	"sync"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
@@ -182,7 +183,7 @@ func (r *reader) inflate(dst, history []byte, limit int64, guess int) ([]byte, e
 
 func (r *reader) reset(history []byte) {
 	if err := r.fr.(flate.Resetter).Reset(&r.in, history); err != nil {
-		panic("deflate: " + err.Error()) // compress/flate's Reset never fails
+		panic("deflate: " + err.Error()) // flate's Reset never fails
 	}
 }
 
@@ -235,7 +236,7 @@ func corrupt(err error) error {
 }
 
 // input is the flate reader's source: a compressed message followed by inflateTail. It
-// implements flate.Reader (io.ByteReader) so that compress/flate reads it directly, without a
+// implements flate.Reader (io.ByteReader) so that the flate reader reads it directly, without a
 // bufio.Reader, and never reads past the end of the current flate stream.
 type input struct {
 	msg []byte

@@ -1,11 +1,12 @@
 package deflate
 
 import (
-	"compress/flate"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
@@ -13,8 +14,8 @@ import (
 // extensionName is the token that names the extension in Sec-WebSocket-Extensions.
 const extensionName = "permessage-deflate"
 
-// maxWindowBits is the largest LZ77 window RFC 7692 allows (32 KiB), and the only one
-// compress/flate compresses with at its LZ77 levels.
+// maxWindowBits is the largest LZ77 window RFC 7692 allows (32 KiB), and the only one we
+// compress with at LZ77 levels.
 const maxWindowBits = 15
 
 // DefaultLevel is the compression level used when Config.Level is 0. Compression runs on
@@ -81,8 +82,7 @@ type Params struct {
 
 // CompressionLevel returns the compress/flate level for the Compressor of the endpoint in
 // role under p: configured (0 means DefaultLevel), or flate.HuffmanOnly when p limits that
-// endpoint's window below 15 bits. compress/flate compresses with a 32 KiB window at every
-// LZ77 level; Huffman-only output refers to no earlier data, so it fits any window (RFC 7692
+// endpoint's window below 15 bits. We compress with a 32 KiB window at every LZ77 level; Huffman-only output refers to no earlier data, so it fits any window (RFC 7692
 // §7.1.2), at the cost of the ratio that back-references would bring.
 func (p Params) CompressionLevel(role proto.Role, configured int) int {
 	bits := p.ServerMaxWindowBits

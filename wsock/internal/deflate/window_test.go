@@ -42,7 +42,7 @@ func TestCompressionLevelIsHuffmanOnlyBelowFullWindow(t *testing.T) {
 
 func TestScanDeflateMeasuresBackReferences(t *testing.T) {
 	// The checker below must see references where they are, or its zeros mean nothing.
-	c := NewCompressor(flate.DefaultCompression, false)
+	c := NewCompressor(flate.BestCompression, false)
 	defer c.Close()
 	first, err := c.Compress(nil, []byte("Hello"))
 	require.NoError(t, err)
