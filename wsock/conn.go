@@ -85,7 +85,6 @@ type Conn struct {
 	turn          readTurn
 	awayStop      func() bool // stops the watch of the owner's cancellation (see runTurn)
 	rd            *proto.Reader
-	decomp        *deflate.Decompressor
 	cur           inMessage        // the message being received
 	frameLeft     int64            // payload bytes of the current data frame still to come
 	small         *[smallRead]byte // allocated on first use: a raw socket waits without it
