@@ -30,11 +30,26 @@ type Nursery struct {
 
 	limit atomic.Pointer[Limiter] // set by SetLimit; nil means no limit
 
-	mu       sync.Mutex
-	failed   bool        // the scope was cancelled for a failure
+	mu     sync.Mutex
+	failed bool      // the scope was cancelled for a failure
+	errs   *outcomes // what the tasks and the body reported; nil until the first report
+}
+
+// outcomes are the errors and panics reported to a nursery. They live apart
+// from the Nursery, made on the first report, so that a nursery whose tasks
+// report nothing (a server connection's, for as long as it lives) is smaller.
+type outcomes struct {
 	fails    []error     // non-cancellation failures in order, later panics included
 	cancels  []error     // cancellation errors, in order
 	panicked *PanicError // the first panic
+}
+
+// outcomesLocked returns n's outcomes, making them if needed. n.mu is held.
+func (n *Nursery) outcomesLocked() *outcomes {
+	if n.errs == nil {
+		n.errs = &outcomes{}
+	}
+	return n.errs
 }
 
 const joining = 1 << 40
@@ -79,7 +94,7 @@ func Run(ctx context.Context, body func(ctx context.Context, n *Nursery) error) 
 	err := n.scope.Run(ctx, func(ctx context.Context) error {
 		return n.runBody(ctx, body)
 	})
-	if p := n.panicked; p != nil {
+	if p := n.firstPanic(); p != nil {
 		p.Suppressed = append(p.Suppressed, n.others()...)
 		panic(p)
 	}
@@ -183,14 +198,15 @@ func (h *hold) taskDone(panicked bool) {
 // reported: the nursery returns nil then.
 func (n *Nursery) checkpoint() {
 	n.mu.Lock()
-	reported := len(n.cancels) > 0
+	reported := n.errs != nil && len(n.errs.cancels) > 0
 	n.mu.Unlock()
 	if reported {
 		return
 	}
 	if err := scopehook.OuterCancellation(n.scope); err != nil {
 		n.mu.Lock()
-		n.cancels = append(n.cancels, err)
+		o := n.outcomesLocked()
+		o.cancels = append(o.cancels, err)
 		n.mu.Unlock()
 	}
 }
@@ -336,12 +352,13 @@ func (n *Nursery) fail(t *task, err error) {
 	}
 	pure := strip(err) == nil
 	n.mu.Lock()
+	o := n.outcomesLocked()
 	if pure {
-		n.cancels = append(n.cancels, recorded)
+		o.cancels = append(o.cancels, recorded)
 		n.mu.Unlock()
 		return
 	}
-	n.fails = append(n.fails, recorded)
+	o.fails = append(o.fails, recorded)
 	if n.firstLocked() {
 		n.cancel(t, " failed: ", err.Error())
 	}
@@ -350,10 +367,10 @@ func (n *Nursery) fail(t *task, err error) {
 // failPanic records the panic (or Goexit) of task t and cancels the nursery.
 func (n *Nursery) failPanic(t *task, pe *PanicError) {
 	n.mu.Lock()
-	if n.panicked == nil {
-		n.panicked = pe
+	if o := n.outcomesLocked(); o.panicked == nil {
+		o.panicked = pe
 	} else {
-		n.fails = append(n.fails, pe)
+		o.fails = append(o.fails, pe)
 	}
 	if n.firstLocked() {
 		n.cancel(t, " panicked: ", fmt.Sprint(pe.Value))
@@ -385,16 +402,30 @@ func (n *Nursery) cancel(t *task, verb, what string) {
 func (n *Nursery) result() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if len(n.fails) == 0 && len(n.cancels) == 0 {
+	o := n.errs
+	if o == nil || len(o.fails) == 0 && len(o.cancels) == 0 {
 		return nil
 	}
-	errs := make([]error, 0, len(n.fails)+len(n.cancels))
-	return &ErrorGroup{Errs: append(append(errs, n.fails...), n.cancels...)}
+	errs := make([]error, 0, len(o.fails)+len(o.cancels))
+	return &ErrorGroup{Errs: append(append(errs, o.fails...), o.cancels...)}
 }
 
 // others returns the failures besides the first panic, for its Suppressed.
 func (n *Nursery) others() []error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.fails
+	if n.errs == nil {
+		return nil
+	}
+	return n.errs.fails
+}
+
+// firstPanic returns the first panic reported to n, or nil.
+func (n *Nursery) firstPanic() *PanicError {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.errs == nil {
+		return nil
+	}
+	return n.errs.panicked
 }

@@ -109,7 +109,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 			c.abort(err, true)
 		}
 	}
-	<-c.doneCh
+	<-c.doneCh.wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closeResult
@@ -129,11 +129,11 @@ var errClosedNow = errors.New("wsock: closed with CloseNow")
 // short (Close then returns nil).
 func (c *Conn) CloseNow() error {
 	if c.markLocalClose() {
-		close(c.dropped)
+		c.dropped.fire()
 		drain(c.msgs)
 	}
 	c.abort(errClosedNow, true)
-	<-c.doneCh
+	<-c.doneCh.wait()
 	return nil
 }
 
@@ -162,7 +162,7 @@ func (c *Conn) beginClose(code StatusCode, reason string) bool {
 	began := first && c.beginClosingLocked(newCloseReason(local, reason))
 	c.mu.Unlock()
 	if first {
-		close(c.dropped)
+		c.dropped.fire()
 		drain(c.msgs)
 	}
 	if began {
@@ -207,7 +207,7 @@ func (c *Conn) beginClosingLocked(r *CloseReason) bool {
 	}
 	c.reason = r
 	c.closing = true
-	close(c.closingCh)
+	c.closingCh.fire()
 	return true
 }
 
@@ -227,19 +227,12 @@ func (c *Conn) setReasonLocked(r *CloseReason, final bool) {
 func (c *Conn) endRecvLocked() {
 	if !c.recvEnded {
 		c.recvEnded = true
-		close(c.recvDone)
+		c.recvDone.fire()
 	}
 }
 
 // isClosing reports whether the connection is closing or closed.
-func (c *Conn) isClosing() bool {
-	select {
-	case <-c.closingCh:
-		return true
-	default:
-		return false
-	}
-}
+func (c *Conn) isClosing() bool { return c.closingCh.fired() }
 
 // closedErr returns the *ClosedError for an operation on a closing or closed connection.
 func (c *Conn) closedErr() error {
@@ -352,9 +345,10 @@ func (c *Conn) writeCloseLocked(ctx context.Context, code proto.CloseCode, reaso
 	if c.sentClose.Swap(true) {
 		return nil
 	}
-	payload, err := proto.AppendClose(c.ctrlPayload[:0], code, reason)
+	wb := c.writeBufs()
+	payload, err := proto.AppendClose(wb.ctrlPayload[:0], code, reason)
 	if err != nil {
-		payload, _ = proto.AppendClose(c.ctrlPayload[:0], code, "")
+		payload, _ = proto.AppendClose(wb.ctrlPayload[:0], code, "")
 	}
 	_, err = c.writeFrameLocked(ctx, true, proto.OpClose, false, payload)
 	return err

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gotrio/gotrio/internal/scopehook"
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
@@ -46,16 +47,19 @@ var connSeq [proto.Server + 1]atomic.Uint64
 
 // Conn is an open WebSocket connection, client or server.
 //
-// Every connection has one reader task, started by whoever opened it (Open, Connect, the
-// server) in a nursery, where the connection holds a place until it ends: the task reads
-// frames, answers pings, queues messages for Receive and Reader, and carries out the
+// Every connection belongs to a nursery, chosen by whoever opened it (Open, Connect, the
+// server), where it holds a place until it ends, and has a reader task there: the task
+// reads frames, answers pings, queues messages for Receive and Reader, and carries out the
 // closing handshake. Over a TCP or unix socket, a Receive that finds nothing queued reads
-// the socket itself while the task's goroutine is gone (see the read turn, turn.go).
-// Cancelling that nursery closes the connection as Close(GoingAway) would, without
-// dropping it: the connection ends once the closing handshake is over, within
-// DisconnectTimeout. Receive, Reader, Send, Writer, Ping,
-// Pong and Close may be called from any number of goroutines; sends are written in the
-// order they started waiting (FIFO).
+// the socket itself, answering pings on the way, and the reader task's goroutine is gone
+// meanwhile, so an idle connection whose handler waits in Receive costs one goroutine; the
+// task comes back as soon as something needs reading while nobody receives (a Reader, a
+// Ping, a close), and 20 ms after a Receive returned if no other one has begun. Over TLS,
+// pipes and HTTP/2 streams the task reads for the connection's whole life. Cancelling the
+// nursery closes the connection as Close(GoingAway) would, without dropping it: the
+// connection ends once the closing handshake is over, within DisconnectTimeout. Receive,
+// Reader, Send, Writer, Ping, Pong and Close may be called from any number of goroutines;
+// sends are written in the order they started waiting (FIFO).
 //
 // Cancelling the ctx of a Receive or of a Reader never harms the connection. Cancelling the
 // ctx of a Send while it waits its turn just returns the ctx's error; cancelling it while
@@ -81,7 +85,6 @@ type Conn struct {
 	turn          readTurn
 	awayStop      func() bool // stops the watch of the owner's cancellation (see runTurn)
 	rd            *proto.Reader
-	decomp        *deflate.Decompressor
 	cur           inMessage        // the message being received
 	frameLeft     int64            // payload bytes of the current data frame still to come
 	small         *[smallRead]byte // allocated on first use: a raw socket waits without it
@@ -90,31 +93,25 @@ type Conn struct {
 	raw           rawReader
 
 	// Delivery to Receive and Reader (read.go).
-	msgs          chan Message  // complete messages; its capacity is MessageQueueSize
-	streams       chan *stream  // a message handed, as it arrives, to a waiting Reader
-	streamWaiters atomic.Int32  // Reader calls waiting for a message
-	recvDone      chan struct{} // closed when no message will be queued any more
-	dropped       chan struct{} // closed by Close: queued and later messages are dropped
+	msgs          chan Message      // complete messages; its capacity is MessageQueueSize
+	streams       lazyChan[*stream] // a message handed, as it arrives, to a waiting Reader
+	streamWaiters atomic.Int32      // Reader calls waiting for a message
+	recvDone      signal            // fired when no message will be queued any more
+	dropped       signal            // fired by Close: queued and later messages are dropped
 
 	// Writing (write.go).
-	msgLock       chan struct{} // 1-slot: held for a whole data message
-	frameLock     chan struct{} // 1-slot: held while one frame is written
-	keys          *proto.MaskKeys
-	comp          *deflate.Compressor // guarded by msgLock
-	compTakeover  bool                // comp keeps its window between messages
-	deflateConfig deflate.Config
-	zbuf          []byte                         // compressed message; guarded by msgLock
-	ctrl          [proto.MaxHeaderLen + 125]byte // small frames, large frames' header; guarded by frameLock
-	ctrlPayload   [125]byte                      // control payloads; guarded by frameLock
-	vec           [2][]byte                      // guarded by frameLock
-	bufs          net.Buffers                    // guarded by frameLock
-	sentClose     atomic.Bool                    // a Close frame was sent: no more frames
-	pongPending   atomic.Bool                    // pong holds a payload to send
-	awayPending   atomic.Bool                    // goAway's Close frame is to be sent
-	pongMu        sync.Mutex                     // guards pong, pongLen
-	pong          [125]byte
-	pongLen       int
-	dl            deadlines
+	msgLock     lazyLock // 1-slot: held for a whole data message
+	frameLock   lazyLock // 1-slot: held while one frame is written
+	keys        *proto.MaskKeys
+	fl          *deflateState // permessage-deflate's, when negotiated
+	wb          *writeBufs    // made by the first frame written; guarded by frameLock
+	sentClose   atomic.Bool   // a Close frame was sent: no more frames
+	pongPending atomic.Bool   // pong holds a payload to send
+	awayPending atomic.Bool   // goAway's Close frame is to be sent
+	pongMu      sync.Mutex    // guards pong, pongLen
+	pongLen     uint8
+	pong        *[125]byte // made by the first ping answered
+	dl          deadlines
 
 	// Pings waiting for their pong (ping.go), and keep-alive's (keepalive.go).
 	pingMu sync.Mutex
@@ -125,19 +122,91 @@ type Conn struct {
 	mu          sync.Mutex
 	reason      *CloseReason // nil while open
 	final       bool         // reason is final: the peer's Close, a failure or an abort
-	closing     bool         // closingCh is closed
-	closingCh   chan struct{}
-	recvEnded   bool  // recvDone is closed
+	closing     bool         // closingCh is fired
+	closingCh   signal
+	recvEnded   bool  // recvDone is fired
 	closeCalled bool  // Close was called
 	peerClosed  bool  // the peer's Close frame arrived
+	abortLocal  bool  // the abort was our own doing
 	violation   error // the peer's protocol violation
 	abortCause  error // why the connection was aborted
-	abortLocal  bool  // the abort was our own doing
 	cause       error // for ClosedError: what ended the connection abnormally
 	closeResult error // what Close returns
-	doneCh      chan struct{}
+	doneCh      signal
 
 	away sync.WaitGroup // goAway's callback (see run), which run joins
+}
+
+// lazyChan is an unbuffered channel made when first used: a connection needs some of its
+// channels only when a rarely used path (a Reader, a blocked Send, a close) waits on them,
+// and each costs about 100 bytes.
+type lazyChan[T any] struct{ p atomic.Pointer[chan T] }
+
+// get returns the channel, making it if no one has yet.
+func (l *lazyChan[T]) get() chan T { return lazyMake(&l.p, 0) }
+
+// lazyLock is a 1-slot channel used as a lock (see write.go), made when first taken: an
+// idle connection that has never written makes neither of its two.
+type lazyLock struct{ p atomic.Pointer[chan struct{}] }
+
+// get returns the channel, making it if no one has yet.
+func (l *lazyLock) get() chan struct{} { return lazyMake(&l.p, 1) }
+
+// lazyMake returns *p's channel, making it with capacity size if *p is nil.
+func lazyMake[T any](p *atomic.Pointer[chan T], size int) chan T {
+	if q := p.Load(); q != nil {
+		return *q
+	}
+	ch := make(chan T, size)
+	if p.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *p.Load()
+}
+
+// signal is an event that happens once: a channel closed by fire, made only if someone
+// waits for it before then; fired later, it is a channel closed already.
+type signal struct{ ch lazyChan[struct{}] }
+
+// closedSignal is the channel of every signal fired before anyone waited for it.
+var closedSignal = func() *chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return &ch
+}()
+
+// wait returns a channel closed once s has fired.
+func (s *signal) wait() <-chan struct{} { return s.ch.get() }
+
+// fire makes s happen; it must be called once only.
+func (s *signal) fire() {
+	if !s.ch.p.CompareAndSwap(nil, closedSignal) {
+		close(*s.ch.p.Load())
+	}
+}
+
+// fired reports whether s has fired.
+func (s *signal) fired() bool {
+	p := s.ch.p.Load()
+	if p == nil {
+		return false
+	}
+	select {
+	case <-*p:
+		return true
+	default:
+		return false
+	}
+}
+
+// deflateState is a connection's permessage-deflate state, made only when the extension
+// was negotiated.
+type deflateState struct {
+	comp     *deflate.Compressor // guarded by msgLock
+	zbuf     []byte              // compressed message; guarded by msgLock
+	takeover bool                // comp keeps its window between messages
+	decomp   *deflate.Decompressor
+	cfg      deflate.Config
 }
 
 // newConn returns a connection over cfg.netConn, whose opening handshake is done. Its
@@ -158,15 +227,7 @@ func newConn(cfg connConfig) *Conn {
 		disconnectTimeout:  cfg.disconnectTimeout,
 		readBufferSize:     cfg.readBufferSize,
 		buffered:           cfg.buffered,
-		deflateConfig:      cfg.deflateConfig,
 		msgs:               make(chan Message, max(cfg.queueSize, 0)),
-		streams:            make(chan *stream),
-		recvDone:           make(chan struct{}),
-		dropped:            make(chan struct{}),
-		msgLock:            make(chan struct{}, 1),
-		frameLock:          make(chan struct{}, 1),
-		closingCh:          make(chan struct{}),
-		doneCh:             make(chan struct{}),
 	}
 	c.dl.nc = cfg.netConn
 	if c.logger == nil {
@@ -187,10 +248,13 @@ func newConn(cfg connConfig) *Conn {
 		if cfg.role == proto.Server {
 			ours, theirs = theirs, ours
 		}
-		c.comp = deflate.NewCompressor(p.CompressionLevel(cfg.role, cfg.deflateConfig.Level), ours)
-		c.compTakeover = !ours
-		c.decomp = deflate.NewDecompressor(theirs)
-		rcfg.Inflater = c.decomp
+		c.fl = &deflateState{
+			comp:     deflate.NewCompressor(p.CompressionLevel(cfg.role, cfg.deflateConfig.Level), ours),
+			takeover: !ours,
+			decomp:   deflate.NewDecompressor(theirs),
+			cfg:      cfg.deflateConfig,
+		}
+		rcfg.Inflater = c.fl.decomp
 	}
 	c.rd = proto.NewReader(rcfg)
 	return c
@@ -241,7 +305,7 @@ func (c *Conn) IsClient() bool { return c.role == proto.Client }
 func (c *Conn) String() string { return c.name }
 
 // done is closed when run has returned and the TCP connection is closed.
-func (c *Conn) done() <-chan struct{} { return c.doneCh }
+func (c *Conn) done() <-chan struct{} { return c.doneCh.wait() }
 
 // run is the connection's reader task, for a connection no Receive reads (tests start
 // it so, in a nursery; startConn starts runTurn, which hands the turn to a Receive and
@@ -277,7 +341,7 @@ func (c *Conn) runTurn(ctx context.Context) (ended bool, err error) {
 		// lock, and a Close frame it writes is bounded by DisconnectTimeout; the run that
 		// finishes the connection joins it. Every run has the nursery's context.
 		c.away.Add(1)
-		c.awayStop = context.AfterFunc(ctx, func() {
+		c.awayStop = scopehook.Watch(ctx, func() {
 			defer c.away.Done()
 			c.goAway()
 		})
@@ -306,10 +370,10 @@ func (c *Conn) runTurn(ctx context.Context) (ended bool, err error) {
 type readState struct {
 	inited   bool
 	caller   bool   // a Receive reads: a whole message is its, not the queue's (see deliver)
+	useLarge bool   // the next read uses the large buffer: data is streaming in
 	pending  []byte // bytes read past the handshake, not yet copied into a read buffer
 	src      []byte // bytes read and not parsed yet
 	buf      []byte // the buffer src lies in
-	useLarge bool   // the next read uses the large buffer: data is streaming in
 	large    []byte // the large read buffer in use; nil while idle
 	rerr     error  // the error of the read that produced src
 
@@ -695,11 +759,11 @@ func (c *Conn) finish(ctx context.Context, readErr error) error {
 	if dropped {
 		drain(c.msgs)
 	}
-	if c.decomp != nil {
-		c.decomp.Close()
+	if c.fl != nil {
+		c.fl.decomp.Close()
 	}
 	c.releaseCompressor()
-	close(c.doneCh)
+	c.doneCh.fire()
 	return runErr
 }
 
@@ -824,7 +888,7 @@ func (dl *deadlines) watchLocked(ctx context.Context, done, inUse <-chan struct{
 		w.stop()
 	}
 	w.done = done
-	w.stop = context.AfterFunc(ctx, func() { dl.interrupt(done) })
+	w.stop = scopehook.Watch(ctx, func() { dl.interrupt(done) })
 }
 
 // interrupt fails the write in progress if it belongs to the ctx whose Done is done, and

@@ -56,7 +56,7 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) error {
 	case <-ctx.Done():
 		c.forgetPing(p)
 		return ctx.Err()
-	case <-c.doneCh:
+	case <-c.doneCh.wait():
 		select {
 		case <-p.done:
 			return nil
@@ -106,7 +106,10 @@ func (c *Conn) onPing(payload []byte) {
 		return
 	}
 	c.pongMu.Lock()
-	c.pongLen = copy(c.pong[:], payload)
+	if c.pong == nil {
+		c.pong = new([125]byte)
+	}
+	c.pongLen = uint8(copy(c.pong[:], payload))
 	c.pongPending.Store(true)
 	c.pongMu.Unlock()
 	c.flushPending()

@@ -104,8 +104,8 @@ func (c *Conn) SendPrepared(ctx context.Context, pm *PreparedMessage) error {
 		panic("wsock: SendPrepared with a nil *PreparedMessage")
 	}
 	level := uncompressedLevel
-	if c.comp != nil && c.deflateConfig.ShouldCompress(len(pm.data)) {
-		level = c.comp.Level()
+	if c.fl != nil && c.fl.cfg.ShouldCompress(len(pm.data)) {
+		level = c.fl.comp.Level()
 	}
 	f, err := pm.frame(level)
 	if err != nil {
@@ -129,8 +129,8 @@ func (c *Conn) SendPrepared(ctx context.Context, pm *PreparedMessage) error {
 	} else {
 		wrote, err = c.writeLocked(ctx, proto.Opcode(pm.typ), nil, true, compressed, f.frame[f.hdr:])
 	}
-	if compressed && c.compTakeover {
-		c.comp.Reset() // its window lacks the message the peer now has
+	if compressed && c.fl.takeover {
+		c.fl.comp.Reset() // its window lacks the message the peer now has
 	}
 	if err != nil {
 		return c.writeFailed(ctx, wrote, err)

@@ -78,10 +78,10 @@ func (c *Conn) receiveQueued(ctx context.Context) (Message, error) {
 	select {
 	case m := <-c.msgs:
 		return m, nil
-	case <-c.recvDone:
+	case <-c.recvDone.wait():
 		m, err := c.lastMessage()
 		return m, c.closedOrCancelled(ctx, err)
-	case <-c.dropped:
+	case <-c.dropped.wait():
 		return Message{}, c.closedOrCancelled(ctx, c.closedErr())
 	case <-ctx.Done():
 		return Message{}, ctx.Err()
@@ -123,15 +123,15 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	var m Message
 	select {
 	case m = <-c.msgs:
-	case s := <-c.streams:
+	case s := <-c.streams.get():
 		s.ctx = ctx
 		return s.typ, s, nil
-	case <-c.recvDone:
+	case <-c.recvDone.wait():
 		var err error
 		if m, err = c.lastMessage(); err != nil {
 			return 0, nil, c.closedOrCancelled(ctx, err)
 		}
-	case <-c.dropped:
+	case <-c.dropped.wait():
 		return 0, nil, c.closedOrCancelled(ctx, c.closedErr())
 	case <-ctx.Done():
 		return 0, nil, ctx.Err()
@@ -151,14 +151,7 @@ func (c *Conn) lastMessage() (Message, error) {
 }
 
 // isDropped reports whether Close was called: messages are dropped from then on.
-func (c *Conn) isDropped() bool {
-	select {
-	case <-c.dropped:
-		return true
-	default:
-		return false
-	}
-}
+func (c *Conn) isDropped() bool { return c.dropped.fired() }
 
 // onData handles a chunk of a data message. buf is the read buffer the chunk may alias.
 func (c *Conn) onData(buf []byte, ev proto.Event) {
@@ -289,7 +282,7 @@ func (c *Conn) deliver(msg Message) {
 	defer c.pongs.park(false)
 	select {
 	case c.msgs <- msg:
-	case <-c.dropped:
+	case <-c.dropped.wait():
 		msg.Release()
 	}
 }
@@ -308,7 +301,7 @@ func (c *Conn) offerStream() {
 	}
 	s.typ = m.typ
 	select {
-	case c.streams <- s:
+	case c.streams.get() <- s:
 		m.st, m.offer = s, nil
 	default:
 		m.offer = s
@@ -330,7 +323,7 @@ func (c *Conn) streamTo(chunk []byte) {
 		case <-s.abandon:
 			m.st, m.drop = nil, true
 			return
-		case <-c.dropped:
+		case <-c.dropped.wait():
 			s.finish(c.closedErr())
 			m.st, m.drop = nil, true
 			return

@@ -63,8 +63,8 @@ type readTurn struct {
 	mu       sync.Mutex
 	holder   turnHolder
 	want     bool            // a Receive asked the task for the turn
-	wantCtx  context.Context // its ctx
 	granted  bool            // the task gave it the turn; wake holds a token
+	wantCtx  context.Context // the ctx of the Receive that asked
 	wake     chan struct{}   // 1-slot: the turn was granted
 	waiters  int             // Receives waiting while someone else reads
 	ended    bool            // reading is over: the task finishes the connection
@@ -274,11 +274,11 @@ func (c *Conn) receiveWait(ctx context.Context, wanted bool) (m Message, err err
 		c.turn.granted = false
 		c.turn.mu.Unlock()
 		return Message{}, nil, true
-	case <-c.recvDone:
+	case <-c.recvDone.wait():
 		c.leaveWait(wanted)
 		m, err := c.lastMessage()
 		return m, c.closedOrCancelled(ctx, err), false
-	case <-c.dropped:
+	case <-c.dropped.wait():
 		c.leaveWait(wanted)
 		return Message{}, c.closedOrCancelled(ctx, c.closedErr()), false
 	case <-ctx.Done():

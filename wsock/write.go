@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"unsafe"
 
@@ -39,6 +40,24 @@ var (
 	largePool = sync.Pool{New: func() any { b := make([]byte, largeBuf); return &b }}
 )
 
+// writeBufs are the buffers a connection writes frames with, made when it writes its
+// first frame: an idle connection does without them. They are guarded by frameLock.
+type writeBufs struct {
+	ctrl        [proto.MaxHeaderLen + 125]byte // small frames, large frames' header
+	ctrlPayload [125]byte                      // control payloads
+	vec         [2][]byte
+	bufs        net.Buffers
+}
+
+// writeBufs returns the connection's write buffers, making them on first use; the caller
+// holds frameLock.
+func (c *Conn) writeBufs() *writeBufs {
+	if c.wb == nil {
+		c.wb = new(writeBufs)
+	}
+	return c.wb
+}
+
 // errWriterClosed is returned by a Writer's Write after its Close.
 var errWriterClosed = errors.New("wsock: write on a closed message writer")
 
@@ -68,8 +87,8 @@ func (c *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 		return err
 	}
 	payload, compressed := data, false
-	if c.comp != nil && c.deflateConfig.ShouldCompress(len(data)) {
-		z, err := c.comp.Compress(c.zbuf[:0], data)
+	if c.fl != nil && c.fl.cfg.ShouldCompress(len(data)) {
+		z, err := c.fl.comp.Compress(c.fl.zbuf[:0], data)
 		if err != nil {
 			err = fmt.Errorf("wsock: send: %w", err)
 			c.abort(err, true) // the compressor's state is lost, and with it the stream's
@@ -80,11 +99,11 @@ func (c *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 	wrote, err := c.writeFrameLocked(ctx, true, proto.Opcode(typ), compressed, payload)
 	if compressed {
 		if cap(payload) <= maxKeptZbuf {
-			c.zbuf = payload[:0]
+			c.fl.zbuf = payload[:0]
 		} else {
-			c.zbuf = nil
+			c.fl.zbuf = nil
 		}
-		if err != nil && !wrote && c.compTakeover {
+		if err != nil && !wrote && c.fl.takeover {
 			// The compressor's window now holds a message the peer never got.
 			c.abort(fmt.Errorf("wsock: compressed message not sent: %w", err), true)
 		}
@@ -125,7 +144,7 @@ func (c *Conn) Writer(ctx context.Context, typ MessageType) (io.WriteCloser, err
 	return &messageWriter{c: c, ctx: ctx, op: proto.Opcode(typ)}, nil
 }
 
-// messageWriter is what Writer returns; it holds c.msgLock until it is done.
+// messageWriter is what Writer returns; it holds c.msgLock.get() until it is done.
 type messageWriter struct {
 	c      *Conn
 	ctx    context.Context
@@ -212,38 +231,38 @@ func (c *Conn) writeControl(ctx context.Context, op proto.Opcode, payload []byte
 // connection is closing.
 func (c *Conn) lockMsg(ctx context.Context) error {
 	select {
-	case c.msgLock <- struct{}{}:
+	case c.msgLock.get() <- struct{}{}:
 	default:
 		select {
-		case c.msgLock <- struct{}{}:
+		case c.msgLock.get() <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-c.closingCh:
+		case <-c.closingCh.wait():
 			return c.closedErr()
 		}
 	}
 	if c.isClosing() {
-		<-c.msgLock
+		<-c.msgLock.get()
 		return c.closedErr()
 	}
 	return nil
 }
 
-func (c *Conn) unlockMsg() { <-c.msgLock }
+func (c *Conn) unlockMsg() { <-c.msgLock.get() }
 
 // lockFrame waits for the turn to write a frame. It fails when ctx is done or, for data
 // and other frames that a closing connection must not send (data), when the connection is
 // closing.
 func (c *Conn) lockFrame(ctx context.Context, data bool) error {
-	var closing <-chan struct{}
-	if data {
-		closing = c.closingCh
-	}
 	select {
-	case c.frameLock <- struct{}{}:
+	case c.frameLock.get() <- struct{}{}:
 	default:
+		var closing <-chan struct{}
+		if data {
+			closing = c.closingCh.wait()
+		}
 		select {
-		case c.frameLock <- struct{}{}:
+		case c.frameLock.get() <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-closing:
@@ -260,7 +279,7 @@ func (c *Conn) lockFrame(ctx context.Context, data bool) error {
 // unlockFrame lets the next frame go, after sending the pong the reader left and the
 // Close frame goAway left, if any.
 func (c *Conn) unlockFrame() {
-	<-c.frameLock
+	<-c.frameLock.get()
 	if c.pongPending.Load() || c.awayPending.Load() {
 		c.flushPending()
 	}
@@ -272,17 +291,21 @@ func (c *Conn) unlockFrame() {
 func (c *Conn) flushPending() {
 	for c.pongPending.Load() || c.awayPending.Load() {
 		select {
-		case c.frameLock <- struct{}{}:
+		case c.frameLock.get() <- struct{}{}:
 		default:
 			return
 		}
 		ctx := context.Background()
+		wb := c.writeBufs()
 		c.pongMu.Lock()
-		n := copy(c.ctrlPayload[:], c.pong[:c.pongLen])
+		n := 0
+		if c.pong != nil {
+			n = copy(wb.ctrlPayload[:], c.pong[:c.pongLen])
+		}
 		pending := c.pongPending.Swap(false)
 		c.pongMu.Unlock()
 		if pending && !c.sentClose.Load() {
-			if wrote, err := c.writeFrameLocked(ctx, true, proto.OpPong, false, c.ctrlPayload[:n]); err != nil {
+			if wrote, err := c.writeFrameLocked(ctx, true, proto.OpPong, false, wb.ctrlPayload[:n]); err != nil {
 				c.writeFailed(ctx, wrote, err)
 			}
 		}
@@ -291,7 +314,7 @@ func (c *Conn) flushPending() {
 				c.abort(err, true)
 			}
 		}
-		<-c.frameLock
+		<-c.frameLock.get()
 	}
 }
 
@@ -357,8 +380,9 @@ func (c *Conn) writeWire(fin bool, op proto.Opcode, rsv1 bool, payload []byte) (
 		h.Masked = true
 		h.Key = c.keys.Next()
 	}
+	wb := c.writeBufs()
 	if len(payload) <= 125 {
-		b := proto.AppendHeader(c.ctrl[:0], h)
+		b := proto.AppendHeader(wb.ctrl[:0], h)
 		b = append(b, payload...)
 		if masked {
 			proto.Mask(h.Key, 0, b[len(b)-len(payload):])
@@ -368,10 +392,10 @@ func (c *Conn) writeWire(fin bool, op proto.Opcode, rsv1 bool, payload []byte) (
 	}
 	if !masked && len(payload) > smallBuf-proto.MaxHeaderLen {
 		// Header and payload in one writev, without copying the payload.
-		c.vec = [2][]byte{proto.AppendHeader(c.ctrl[:0], h), payload}
-		c.bufs = c.vec[:]
-		n, err := c.bufs.WriteTo(c.nc)
-		c.vec = [2][]byte{}
+		wb.vec = [2][]byte{proto.AppendHeader(wb.ctrl[:0], h), payload}
+		wb.bufs = wb.vec[:]
+		n, err := wb.bufs.WriteTo(c.nc)
+		wb.vec = [2][]byte{}
 		return n, err
 	}
 	pool := &smallPool
@@ -402,14 +426,14 @@ func (c *Conn) writeWire(fin bool, op proto.Opcode, rsv1 bool, payload []byte) (
 // releaseCompressor returns the compressor's state, if no message is being sent; it is
 // only an optimisation, the garbage collector reclaims it otherwise.
 func (c *Conn) releaseCompressor() {
-	if c.comp == nil {
+	if c.fl == nil {
 		return
 	}
 	select {
-	case c.msgLock <- struct{}{}:
-		c.comp.Close()
-		c.zbuf = nil
-		<-c.msgLock
+	case c.msgLock.get() <- struct{}{}:
+		c.fl.comp.Close()
+		c.fl.zbuf = nil
+		<-c.msgLock.get()
 	default:
 	}
 }

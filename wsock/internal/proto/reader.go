@@ -82,20 +82,21 @@ type Reader struct {
 
 	err error // sticky: the first *Error, or io.EOF after a close frame
 
-	// Current frame.
+	// Current frame. (The small fields sit where they fill the arrays' padding: a Reader is
+	// allocated per connection, and 288 bytes is an allocator size class.)
 	hdr       [MaxHeaderLen]byte // the part of a header split across calls
-	hdrLen    int
-	inPayload bool // the header is parsed; remaining payload bytes follow
+	hdrLen    uint8              // bytes in hdr; at most MaxHeaderLen
+	inPayload bool               // the header is parsed; remaining payload bytes follow
 	h         Header
 	remaining int64
 	maskPos   int
 	ctrl      [maxControlPayload]byte // a control payload split across calls
-	ctrlLen   int
 
 	// Current message.
 	msgOp      Opcode // OpText or OpBinary while a message is in progress, else 0
 	first      bool   // no chunk of the message reported yet
 	compressed bool
+	ctrlLen    int   // bytes in ctrl (the current frame's)
 	size       int64 // bytes received so far (compressed bytes when compressed)
 	utf8       UTF8
 	zbuf       []byte // compressed message collected across frames
@@ -168,7 +169,7 @@ func (r *Reader) readHeader(src []byte) (int, error) {
 	b := src
 	if r.hdrLen > 0 {
 		k := copy(r.hdr[r.hdrLen:], src)
-		b = r.hdr[:r.hdrLen+k]
+		b = r.hdr[:int(r.hdrLen)+k]
 	}
 	m, err := parseHeader(&r.h, b)
 	if err == nil {
@@ -179,13 +180,13 @@ func (r *Reader) readHeader(src []byte) (int, error) {
 	}
 	if m == 0 {
 		if r.hdrLen == 0 {
-			r.hdrLen = copy(r.hdr[:], src)
+			r.hdrLen = uint8(copy(r.hdr[:], src))
 		} else {
-			r.hdrLen = len(b)
+			r.hdrLen = uint8(len(b))
 		}
 		return len(src), nil
 	}
-	used := m - r.hdrLen
+	used := m - int(r.hdrLen)
 	r.hdrLen = 0
 	return used, r.startFrame()
 }
