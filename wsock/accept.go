@@ -254,12 +254,23 @@ func (r *Request) accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 	if err := r.begin(reqAccepting); err != nil {
 		return nil, &opError{"accept", err}
 	}
+	ended := false
+	defer func() {
+		if !ended {
+			// The answer's write panicked or called runtime.Goexit (a net.Conn of
+			// the program's own): the request is failed, so that the handler's end
+			// does not wait for this Accept forever, and the socket is closed.
+			r.nc.Close()
+			r.end(reqFailed, nil)
+		}
+	}()
 	if r.isHTTP2() {
 		err = r.answerH2(ctx, func() error { return r.h2.accept(h2Header) })
 	} else {
 		err = r.write(ctx, answer)
 	}
 	if err != nil {
+		ended = true
 		if r.end(reqFailed, nil) {
 			err = fmt.Errorf("the handler returned while the answer was written: %w", err)
 		}
@@ -290,6 +301,7 @@ func (r *Request) accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 	// Accept (settle). A server shutting down has cancelled it, and the
 	// reader then closes the connection with 1001 at once.
 	startConn(r.n, c, lim, nil)
+	ended = true
 	r.end(reqAccepted, c)
 	return c, nil
 }
