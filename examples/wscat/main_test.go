@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // testServer is an echo server with a few extras: it greets with the X-Token
 // header it got, picks the subprotocol "chat" when offered, answers "binary"
 // with a binary message and "bye" by closing with 4000, and records how each
-// connection ended.
+// connection ended (its CloseReason, nil if no close handshake ended it).
 type testServer struct {
 	closes chan *wsock.CloseReason
 }
@@ -38,6 +38,9 @@ func (s *testServer) handle(ctx context.Context, r *wsock.Request) error {
 	if err != nil {
 		return err
 	}
+	// However the handler ends, it reports how the connection ended (nil: not by a close
+	// handshake), so that a test waiting for it fails instead of hanging.
+	defer func() { s.closes <- c.CloseReason() }()
 	if tok := r.Header("X-Token"); tok != "" {
 		if err := c.SendText(ctx, "token "+tok); err != nil {
 			return err
@@ -46,7 +49,6 @@ func (s *testServer) handle(ctx context.Context, r *wsock.Request) error {
 	for {
 		m, err := c.Receive(ctx)
 		if errors.Is(err, wsock.ErrClosed) {
-			s.closes <- c.CloseReason()
 			return nil
 		}
 		if err != nil {
@@ -54,9 +56,7 @@ func (s *testServer) handle(ctx context.Context, r *wsock.Request) error {
 		}
 		switch string(m.Data) {
 		case "bye":
-			err := c.Close(4000, "server says bye")
-			s.closes <- c.CloseReason()
-			return err
+			return c.Close(4000, "server says bye")
 		case "binary":
 			err = c.SendBinary(ctx, []byte{1, 2, 0xff})
 		default:
