@@ -322,6 +322,13 @@ func (c *Conn) receiveHolding(ctx context.Context) (m Message, err error, done b
 	d := ctx.Done()
 	if d != nil {
 		c.dl.beginRead(ctx, d)
+		if err := ctx.Err(); err != nil {
+			// Cancelled before beginRead: its watch may have looked for this read
+			// before it was registered, and no interruption would end the wait.
+			c.dl.endRead()
+			c.releaseTurn(true)
+			return Message{}, err, true
+		}
 	}
 	if c.idle() {
 		c.raw.wait() // with few frames on the stack; readFrames reads what came
