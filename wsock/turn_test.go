@@ -142,6 +142,17 @@ func readerGone(t *testing.T, c *Conn) {
 	})
 }
 
+// serveRaw serves body on loopback TCP in n (see accepted) and opens a raw client to
+// it; it returns the client and the server's side of the connection once the handler
+// has it. The caller closes rc.nc.
+func serveRaw(t *testing.T, n *nursery.Nursery, body func(ctx context.Context, c *Conn) error) (*rawClient, *Conn) {
+	t.Helper()
+	conns := make(chan *Conn, 1)
+	dial := serveOn(t, n, true, accepted(conns, body), nil)
+	rc := newRawClient(t, dial())
+	return rc, <-conns
+}
+
 // accepted is a handler that accepts, hands the connection to conns, and runs body.
 func accepted(conns chan<- *Conn, body func(ctx context.Context, c *Conn) error) Handler {
 	return func(ctx context.Context, r *Request) error {
@@ -156,27 +167,23 @@ func accepted(conns chan<- *Conn, body func(ctx context.Context, c *Conn) error)
 }
 
 func TestIdleConnectionWaitingInReceiveIsOneGoroutine(t *testing.T) {
-	conns := make(chan *Conn, 1)
 	got := make(chan string, 1)
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 		defer n.Scope().Cancel("test over")
-		dial := serveOn(t, n, true, accepted(conns, func(ctx context.Context, c *Conn) error {
+		rc, c := serveRaw(t, n, func(ctx context.Context, c *Conn) error {
 			m, err := c.Receive(ctx)
 			if err == nil {
 				got <- string(m.Data)
 			}
 			return err
-		}), nil)
-		nc := dial()
-		defer nc.Close()
-		rc := newRawClient(t, nc)
-		c := <-conns
+		})
+		defer rc.nc.Close()
 		readerGone(t, c)
 		// The handler's goroutine, reading in Receive, is all the connection has
 		// once the short-lived ones have ended: the task Accept ran in may still
 		// be on its way out, and a runtime callback (time.AfterFunc,
 		// context.AfterFunc) inherits the labels of the goroutine that started it.
-		oneGoroutine := func() bool { return taskGoroutines(t, "wsock conn "+nc.LocalAddr().String()) == 1 }
+		oneGoroutine := func() bool { return taskGoroutines(t, "wsock conn "+rc.nc.LocalAddr().String()) == 1 }
 		waitUntil(t, "the connection has one goroutine", oneGoroutine)
 		rc.ping("still one")
 		waitUntil(t, "the connection has one goroutine after a ping", oneGoroutine)
@@ -189,11 +196,10 @@ func TestIdleConnectionWaitingInReceiveIsOneGoroutine(t *testing.T) {
 }
 
 func TestPingIsAnsweredWhileTheHandlerIsBusyPastTheGracePeriod(t *testing.T) {
-	conns := make(chan *Conn, 1)
 	busy, release := make(chan string), make(chan struct{})
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 		defer n.Scope().Cancel("test over")
-		dial := serveOn(t, n, true, accepted(conns, func(ctx context.Context, c *Conn) error {
+		rc, _ := serveRaw(t, n, func(ctx context.Context, c *Conn) error {
 			m, err := c.Receive(ctx)
 			if err != nil {
 				return err
@@ -201,11 +207,8 @@ func TestPingIsAnsweredWhileTheHandlerIsBusyPastTheGracePeriod(t *testing.T) {
 			busy <- string(m.Data)
 			<-release // busy elsewhere: nobody receives
 			return nil
-		}), nil)
-		nc := dial()
-		defer nc.Close()
-		rc := newRawClient(t, nc)
-		<-conns
+		})
+		defer rc.nc.Close()
 		rc.send(proto.OpText, "work")
 		assert.Equal(t, "work", <-busy)
 		// Nobody receives: the reader task starts again after the grace period and answers.
@@ -218,12 +221,11 @@ func TestPingIsAnsweredWhileTheHandlerIsBusyPastTheGracePeriod(t *testing.T) {
 }
 
 func TestCancelledReceiveLosesNoMessageReadInPart(t *testing.T) {
-	conns := make(chan *Conn, 1)
 	cancels := make(chan context.CancelFunc, 1)
 	results := make(chan string, 2)
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 		defer n.Scope().Cancel("test over")
-		dial := serveOn(t, n, true, accepted(conns, func(ctx context.Context, c *Conn) error {
+		rc, c := serveRaw(t, n, func(ctx context.Context, c *Conn) error {
 			rctx, cancel := context.WithCancel(ctx)
 			cancels <- cancel
 			_, err := c.Receive(rctx)
@@ -235,11 +237,8 @@ func TestCancelledReceiveLosesNoMessageReadInPart(t *testing.T) {
 			}
 			results <- string(m.Data)
 			return nil
-		}), nil)
-		nc := dial()
-		defer nc.Close()
-		rc := newRawClient(t, nc)
-		c := <-conns
+		})
+		defer rc.nc.Close()
 		cancel := <-cancels
 		readerGone(t, c)
 		// The first fragment, read by the Receive (the pong says so), then the start of
@@ -258,19 +257,15 @@ func TestCancelledReceiveLosesNoMessageReadInPart(t *testing.T) {
 }
 
 func TestCloseFromAnotherGoroutineEndsTheReceiveThatReads(t *testing.T) {
-	conns := make(chan *Conn, 1)
 	results := make(chan error, 1)
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 		defer n.Scope().Cancel("test over")
-		dial := serveOn(t, n, true, accepted(conns, func(ctx context.Context, c *Conn) error {
+		rc, c := serveRaw(t, n, func(ctx context.Context, c *Conn) error {
 			_, err := c.Receive(ctx)
 			results <- err
 			return nil
-		}), nil)
-		nc := dial()
-		defer nc.Close()
-		rc := newRawClient(t, nc)
-		c := <-conns
+		})
+		defer rc.nc.Close()
 		readerGone(t, c)
 		closed := make(chan error, 1)
 		n.Go(func(context.Context) error {
@@ -359,12 +354,11 @@ func TestTheEndOfTheConnectionSeenByAReceiveIsReportedAsByTheReaderTask(t *testi
 
 func TestConcurrentReceivesEachGetDistinctMessages(t *testing.T) {
 	const receivers, each = 4, 50
-	conns := make(chan *Conn, 1)
 	var mu sync.Mutex
 	got := map[string]int{}
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
 		defer n.Scope().Cancel("test over")
-		dial := serveOn(t, n, true, accepted(conns, func(ctx context.Context, c *Conn) error {
+		rc, _ := serveRaw(t, n, func(ctx context.Context, c *Conn) error {
 			return nursery.Run(ctx, func(ctx context.Context, rn *nursery.Nursery) error {
 				for range receivers {
 					rn.Go(func(ctx context.Context) error {
@@ -382,11 +376,8 @@ func TestConcurrentReceivesEachGetDistinctMessages(t *testing.T) {
 				}
 				return nil
 			})
-		}), nil)
-		nc := dial()
-		defer nc.Close()
-		rc := newRawClient(t, nc)
-		<-conns
+		})
+		defer rc.nc.Close()
 		for i := range receivers * each {
 			rc.send(proto.OpText, strconv.Itoa(i))
 		}
@@ -455,24 +446,21 @@ func TestMessagesQueuedWhileNobodyReceivesComeFirstAndInOrder(t *testing.T) {
 }
 
 func TestOwnerCancellationEndsTheReceiveThatReadsWithGoingAway(t *testing.T) {
-	conns := make(chan *Conn, 1)
 	results := make(chan error, 1)
 	var rc *rawClient
 	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
-		dial := serveOn(t, n, true, accepted(conns, func(ctx context.Context, c *Conn) error {
+		var c *Conn
+		rc, c = serveRaw(t, n, func(ctx context.Context, c *Conn) error {
 			_, err := c.Receive(ctx)
 			results <- err
 			return nil
-		}), nil)
-		nc := dial()
-		defer nc.Close()
-		rc = newRawClient(t, nc)
-		c := <-conns
+		})
+		defer rc.nc.Close()
 		readerGone(t, c)
 		n.Scope().Cancel("shutting down") // drains the server
 		rerr := <-results
 		assert.True(t, errors.Is(rerr, context.Canceled) || CloseStatus(rerr) == GoingAway, "Receive: %v", rerr)
-		f, err := readPeerFrame(nc)
+		f, err := readPeerFrame(rc.nc)
 		require.NoError(t, err)
 		assert.Equal(t, proto.OpClose, f.op)
 		assert.Equal(t, []byte{0x03, 0xe9}, f.payload[:2])
