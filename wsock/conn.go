@@ -54,7 +54,8 @@ var connSeq [proto.Server + 1]atomic.Uint64
 // the socket itself, answering pings on the way, and the reader task's goroutine is gone
 // meanwhile, so an idle connection whose handler waits in Receive costs one goroutine; the
 // task comes back as soon as something needs reading while nobody receives (a Reader, a
-// Ping, a close), and 20 ms after a Receive returned if no other one has begun. Over TLS,
+// Ping, a close), and 20 ms after a Receive returned (or the connection opened) if no
+// Receive has begun. Over TLS,
 // pipes and HTTP/2 streams the task reads for the connection's whole life. Cancelling the
 // nursery closes the connection as Close(GoingAway) would, without dropping it: the
 // connection ends once the closing handshake is over, within DisconnectTimeout. Receive,
@@ -337,14 +338,7 @@ func (c *Conn) run(ctx context.Context) error {
 // (only on a connection whose callers read, see turn.go), and then returns ended false.
 func (c *Conn) runTurn(ctx context.Context) (ended bool, err error) {
 	if c.awayStop == nil {
-		// goAway runs as a context.AfterFunc callback, not a task: it never waits for a
-		// lock, and a Close frame it writes is bounded by DisconnectTimeout; the run that
-		// finishes the connection joins it. Every run has the nursery's context.
-		c.away.Add(1)
-		c.awayStop = scopehook.Watch(ctx, func() {
-			defer c.away.Done()
-			c.goAway()
-		})
+		c.watchOwner(ctx)
 	}
 	if c.rs.end == endNone {
 		if c.readFrames(ctx, false) == stopYield {
@@ -363,6 +357,18 @@ func (c *Conn) runTurn(ctx context.Context) (ended bool, err error) {
 	c.away.Wait()
 	c.finishTurn()
 	return true, c.finish(ctx, err)
+}
+
+// watchOwner makes the cancellation of ctx, the context of the connection's nursery, close
+// the connection (goAway). goAway runs as a context.AfterFunc callback, not a task: it
+// never waits for a lock, and a Close frame it writes is bounded by DisconnectTimeout; the
+// run that finishes the connection joins it.
+func (c *Conn) watchOwner(ctx context.Context) {
+	c.away.Add(1)
+	c.awayStop = scopehook.Watch(ctx, func() {
+		defer c.away.Done()
+		c.goAway()
+	})
 }
 
 // readState is where reading stands between two holders of the read turn (see turn.go):

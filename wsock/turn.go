@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gotrio/gotrio/internal/nurseryhook"
+	"github.com/gotrio/gotrio/internal/scopehook"
 	"github.com/gotrio/gotrio/nursery"
 )
 
@@ -21,6 +22,10 @@ import (
 // interrupted (deadlines.interruptRead) and the task returns, its goroutine gone, handing
 // the turn over. So an idle connection whose handler waits in Receive is one goroutine,
 // and an echo loop reads in the handler's goroutine, with no hand-off per message.
+//
+// A connection starts with the turn free, as after a Receive: a handler that receives at
+// once reads in its own goroutine and the reader task never starts; otherwise it starts
+// after readerGrace, or at once when something needs reading (below).
 //
 // When a Receive gives the turn back, the reader task is started again (in the
 // connection's nursery, under the same name) at once if something needs reading now: a
@@ -72,20 +77,34 @@ type readTurn struct {
 	finished bool            // the connection is finished: no more restarts
 }
 
-// startReader starts c's reader task, fn, in n, where c holds a place until fn releases
+// startReader readies c's reader task, fn, in n, where c holds a place until fn releases
 // it (c.turn.hold), once it has finished the connection: so n waits for c, as for a task,
 // while the task's goroutine comes and goes. Callers read only on a raw socket, whose
-// reads a deadline interrupts without losing data. It panics with nursery.ErrClosed if n
-// has finished, as n.Go does.
+// reads a deadline interrupts without losing data; there the task starts when it is
+// needed (see the top of this file), elsewhere at once. It panics with
+// nursery.ErrClosed if n has finished, as n.Go does.
 func (c *Conn) startReader(n *nursery.Nursery, fn func(ctx context.Context) error) {
 	h, ok := nurseryhook.Hold(n)
 	if !ok {
 		panic(nursery.ErrClosed)
 	}
-	c.turn.hold, c.turn.task = h, fn
-	c.turn.callerReads = rawSocket(c.nc)
-	c.turn.holder = turnTask
-	h.Go(c.String()+" reader", fn)
+	t := &c.turn
+	t.hold, t.task = h, fn
+	t.callerReads = rawSocket(c.nc)
+	if !t.callerReads {
+		t.holder = turnTask
+		h.Go(c.String()+" reader", fn)
+		return
+	}
+	// The turn starts free, as after a Receive: a handler that receives at once reads in
+	// its own goroutine, and the task starts only if nobody does within readerGrace (or
+	// when something needs reading first). Under t.mu, which everything that starts the
+	// task takes first, so that the task sees c.awayStop.
+	t.mu.Lock()
+	t.holder = turnFree
+	c.watchOwner(scopehook.Context(n.Scope()))
+	t.timer = time.AfterFunc(readerGrace, c.graceOver)
+	t.mu.Unlock()
 }
 
 // rawSocket reports whether nc is a TCP or unix socket.
