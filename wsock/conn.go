@@ -68,7 +68,6 @@ var connSeq [proto.Server + 1]atomic.Uint64
 // nothing else could be sent), as does cancelling a Writer before its Close.
 type Conn struct {
 	nc                            net.Conn
-	role                          proto.Role
 	name                          string
 	path, subprotocol             string
 	requestHeader, responseHeader http.Header
@@ -79,19 +78,18 @@ type Conn struct {
 	readBufferSize                int
 
 	// Reading: owned by the holder of the read turn (turn.go).
-	buffered      []byte
-	rs            readState
-	got           Message // the message decoded for the Receive that holds the turn
-	gotOK         bool    // got is set
-	turn          readTurn
-	awayStop      func() bool // stops the watch of the owner's cancellation (see runTurn)
-	rd            *proto.Reader
-	cur           inMessage        // the message being received
-	frameLeft     int64            // payload bytes of the current data frame still to come
-	small         *[smallRead]byte // allocated on first use: a raw socket waits without it
-	ownReadBuf    []byte           // a read buffer of a size the pool does not hold
-	pooledReadBuf *[]byte          // the read buffer taken from readPool, if any
-	raw           rawReader
+	rs        readState
+	got       Message // the message decoded for the Receive that holds the turn
+	gotOK     bool    // got is set
+	role      proto.Role
+	turn      readTurn
+	awayStop  func() bool // stops the watch of the owner's cancellation (see runTurn)
+	rd        *proto.Reader
+	cur       inMessage        // the message being received
+	frameLeft int64            // payload bytes of the current data frame still to come
+	small     *[smallRead]byte // allocated on first use: a raw socket waits without it
+	readBuf   *[]byte          // from readPool for the default size (given back when idle), else the connection's own
+	raw       rawReader
 
 	// Delivery to Receive and Reader (read.go).
 	msgs          chan Message      // complete messages; its capacity is MessageQueueSize
@@ -129,8 +127,8 @@ type Conn struct {
 	closeCalled bool  // Close was called
 	peerClosed  bool  // the peer's Close frame arrived
 	abortLocal  bool  // the abort was our own doing
-	violation   error // the peer's protocol violation
-	abortCause  error // why the connection was aborted
+	violated    bool  // failure is the peer's protocol violation, not an abort's cause
+	failure     error // the peer's protocol violation, or why the connection was aborted
 	cause       error // for ClosedError: what ended the connection abnormally
 	closeResult error // what Close returns
 	doneCh      signal
@@ -227,10 +225,10 @@ func newConn(cfg connConfig) *Conn {
 		logger:             cfg.logger,
 		disconnectTimeout:  cfg.disconnectTimeout,
 		readBufferSize:     cfg.readBufferSize,
-		buffered:           cfg.buffered,
 		msgs:               make(chan Message, max(cfg.queueSize, 0)),
 	}
-	c.dl.nc = cfg.netConn
+	c.dl.c = c
+	c.rs.pending = cfg.buffered
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
@@ -375,19 +373,18 @@ func (c *Conn) watchOwner(ctx context.Context) {
 // whoever holds the turn, the reader task or a Receive, continues from it.
 type readState struct {
 	inited   bool
-	caller   bool   // a Receive reads: a whole message is its, not the queue's (see deliver)
-	useLarge bool   // the next read uses the large buffer: data is streaming in
-	pending  []byte // bytes read past the handshake, not yet copied into a read buffer
-	src      []byte // bytes read and not parsed yet
-	buf      []byte // the buffer src lies in
-	large    []byte // the large read buffer in use; nil while idle
-	rerr     error  // the error of the read that produced src
-
+	caller   bool // a Receive reads: a whole message is its, not the queue's (see deliver)
+	useLarge bool // the next read uses the large buffer: data is streaming in
 	// How reading ended, once it has (endNone while it goes on); the reader task carries
 	// out the rest (see endRead).
-	end    endKind
-	endEv  proto.Event // endClose: the peer's Close frame
-	endErr error       // endViolation: the violation; endRead: the read error
+	end     endKind
+	pending []byte      // bytes read past the handshake, not yet copied into a read buffer
+	src     []byte      // bytes read and not parsed yet
+	buf     []byte      // the buffer src lies in
+	large   []byte      // the large read buffer in use; nil while idle
+	rerr    error       // the error of the read that produced src
+	endEv   proto.Event // endClose: the peer's Close frame
+	endErr  error       // endViolation: the violation; endRead: the read error
 }
 
 // endKind says how reading ended.
@@ -429,8 +426,6 @@ func (c *Conn) readFrames(ctx context.Context, caller bool) readStop {
 	rs := &c.rs
 	if !rs.inited {
 		rs.inited = true
-		rs.pending = c.buffered
-		c.buffered = nil
 		c.raw.init(c)
 	}
 	for {
@@ -688,23 +683,22 @@ func (r *rawReader) attempt(fd uintptr) bool {
 // getReadBuf returns a buffer of ReadBufferSize bytes: from the pool for the default
 // size, else the connection's own, allocated once.
 func (c *Conn) getReadBuf() []byte {
-	if c.readBufferSize == DefaultReadBufferSize {
-		if c.pooledReadBuf == nil {
-			c.pooledReadBuf = readPool.Get().(*[]byte)
+	if c.readBuf == nil {
+		if c.readBufferSize == DefaultReadBufferSize {
+			c.readBuf = readPool.Get().(*[]byte)
+		} else {
+			b := make([]byte, c.readBufferSize)
+			c.readBuf = &b
 		}
-		return *c.pooledReadBuf
 	}
-	if c.ownReadBuf == nil {
-		c.ownReadBuf = make([]byte, c.readBufferSize)
-	}
-	return c.ownReadBuf
+	return *c.readBuf
 }
 
 // putReadBuf gives back the buffer from getReadBuf, if it came from the pool.
 func (c *Conn) putReadBuf() {
-	if c.pooledReadBuf != nil {
-		readPool.Put(c.pooledReadBuf)
-		c.pooledReadBuf = nil
+	if c.readBuf != nil && c.readBufferSize == DefaultReadBufferSize {
+		readPool.Put(c.readBuf)
+		c.readBuf = nil
 	}
 }
 
@@ -729,14 +723,10 @@ func (c *Conn) finish(ctx context.Context, readErr error) error {
 	c.mu.Lock()
 	switch {
 	case c.final:
-		switch {
-		case c.violation != nil:
-			c.cause = c.violation
-			runErr = &ClosedError{Reason: c.reason, err: c.violation}
-		case c.abortCause != nil:
-			c.cause = c.abortCause
-			if !c.abortLocal {
-				runErr = &ClosedError{Reason: c.reason, err: c.abortCause}
+		if c.failure != nil {
+			c.cause = c.failure
+			if c.violated || !c.abortLocal {
+				runErr = &ClosedError{Reason: c.reason, err: c.failure}
 			}
 		}
 	case ctx.Err() != nil:
@@ -801,12 +791,12 @@ func drain(ch chan Message) {
 // ctxs; a registration is replaced only when the other side is not using it.
 type deadlines struct {
 	mu       sync.Mutex
-	nc       net.Conn
+	c        *Conn           // whose nc's deadlines these are
 	close    time.Time       // the closing handshake's deadline; zero: none yet
 	writing  <-chan struct{} // Done of the ctx of the write in progress
 	watches  [2]ctxWatch
-	poisoned bool            // the write deadline was set in the past
 	reading  <-chan struct{} // Done of the ctx of the Receive that reads, if any
+	poisoned bool            // the write deadline was set in the past
 	readIntr bool            // the read deadline was set in the past to interrupt a read
 	finished bool            // the connection is closed: watch nothing
 }
@@ -833,10 +823,10 @@ func (dl *deadlines) arm(d time.Duration) {
 	}
 	dl.close = time.Now().Add(d)
 	if !dl.readIntr {
-		dl.nc.SetReadDeadline(dl.close)
+		dl.c.nc.SetReadDeadline(dl.close)
 	}
 	if !dl.poisoned {
-		dl.nc.SetWriteDeadline(dl.close)
+		dl.c.nc.SetWriteDeadline(dl.close)
 	}
 }
 
@@ -903,7 +893,7 @@ func (dl *deadlines) interrupt(done <-chan struct{}) {
 	dl.mu.Lock()
 	if done != nil && dl.writing == done {
 		dl.poisoned = true
-		dl.nc.SetWriteDeadline(pastTime)
+		dl.c.nc.SetWriteDeadline(pastTime)
 	}
 	if done != nil && dl.reading == done {
 		dl.interruptReadLocked()
@@ -923,7 +913,7 @@ func (dl *deadlines) interruptRead() {
 func (dl *deadlines) interruptReadLocked() {
 	if !dl.finished {
 		dl.readIntr = true
-		dl.nc.SetReadDeadline(pastTime)
+		dl.c.nc.SetReadDeadline(pastTime)
 	}
 }
 
@@ -956,7 +946,7 @@ func (dl *deadlines) clearInterrupt() bool {
 	}
 	dl.readIntr = false
 	if !dl.finished {
-		dl.nc.SetReadDeadline(dl.close)
+		dl.c.nc.SetReadDeadline(dl.close)
 	}
 	return true
 }
@@ -967,7 +957,7 @@ func (dl *deadlines) endWrite() {
 	dl.writing = nil
 	if dl.poisoned {
 		dl.poisoned = false
-		dl.nc.SetWriteDeadline(dl.close)
+		dl.c.nc.SetWriteDeadline(dl.close)
 	}
 	dl.mu.Unlock()
 }

@@ -65,16 +65,17 @@ type readTurn struct {
 	task        func(ctx context.Context) error // the reader task
 	callerReads bool                            // a Receive may take the turn
 
-	mu       sync.Mutex
+	// Guarded by mu.
 	holder   turnHolder
-	want     bool            // a Receive asked the task for the turn
-	granted  bool            // the task gave it the turn; wake holds a token
+	want     bool // a Receive asked the task for the turn
+	granted  bool // the task gave it the turn; wake holds a token
+	ended    bool // reading is over: the task finishes the connection
+	finished bool // the connection is finished: no more restarts
+	mu       sync.Mutex
+	waiters  int32           // Receives waiting while someone else reads
 	wantCtx  context.Context // the ctx of the Receive that asked
 	wake     chan struct{}   // 1-slot: the turn was granted
-	waiters  int             // Receives waiting while someone else reads
-	ended    bool            // reading is over: the task finishes the connection
 	timer    *time.Timer     // restarts the task after readerGrace
-	finished bool            // the connection is finished: no more restarts
 }
 
 // startReader readies c's reader task, fn, in n, where c holds a place until fn releases
