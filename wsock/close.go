@@ -130,7 +130,7 @@ var errClosedNow = errors.New("wsock: closed with CloseNow")
 func (c *Conn) CloseNow() error {
 	if c.markLocalClose() {
 		c.dropped.fire()
-		drain(c.msgs)
+		drain(c.queued())
 	}
 	c.abort(errClosedNow, true)
 	<-c.doneCh.wait()
@@ -163,7 +163,7 @@ func (c *Conn) beginClose(code StatusCode, reason string) bool {
 	c.mu.Unlock()
 	if first {
 		c.dropped.fire()
-		drain(c.msgs)
+		drain(c.queued())
 	}
 	if began {
 		c.dl.arm(c.disconnectTimeout)

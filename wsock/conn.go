@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -92,11 +93,12 @@ type Conn struct {
 	raw       rawReader
 
 	// Delivery to Receive and Reader (read.go).
-	msgs          chan Message      // complete messages; its capacity is MessageQueueSize
-	streams       lazyChan[*stream] // a message handed, as it arrives, to a waiting Reader
-	streamWaiters atomic.Int32      // Reader calls waiting for a message
-	recvDone      signal            // fired when no message will be queued any more
-	dropped       signal            // fired by Close: queued and later messages are dropped
+	msgs          atomic.Pointer[chan Message] // complete messages (see queue)
+	streams       lazyChan[*stream]            // a message handed, as it arrives, to a waiting Reader
+	streamWaiters atomic.Int32                 // Reader calls waiting for a message
+	queueSize     int32                        // msgs' capacity: MessageQueueSize
+	recvDone      signal                       // fired when no message will be queued any more
+	dropped       signal                       // fired by Close: queued and later messages are dropped
 
 	// Writing (write.go).
 	msgLock     lazyLock // 1-slot: held for a whole data message
@@ -134,6 +136,20 @@ type Conn struct {
 	doneCh      signal
 
 	away sync.WaitGroup // goAway's callback (see run), which run joins
+}
+
+// queue returns the channel of complete messages, whose capacity is MessageQueueSize,
+// making it on first use: a connection whose handler waits in Receive, reading itself,
+// never queues a message.
+func (c *Conn) queue() chan Message { return lazyMake(&c.msgs, int(c.queueSize)) }
+
+// queued returns the channel of complete messages if it has been made, else nil: nothing
+// was ever queued, and a nil channel is never ready in a select.
+func (c *Conn) queued() chan Message {
+	if p := c.msgs.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // lazyChan is an unbuffered channel made when first used: a connection needs some of its
@@ -225,7 +241,7 @@ func newConn(cfg connConfig) *Conn {
 		logger:             cfg.logger,
 		disconnectTimeout:  cfg.disconnectTimeout,
 		readBufferSize:     cfg.readBufferSize,
-		msgs:               make(chan Message, max(cfg.queueSize, 0)),
+		queueSize:          int32(min(max(cfg.queueSize, 0), math.MaxInt32)),
 	}
 	c.dl.c = c
 	c.rs.pending = cfg.buffered
@@ -753,7 +769,7 @@ func (c *Conn) finish(ctx context.Context, readErr error) error {
 
 	c.endMessage(c.closedErr())
 	if dropped {
-		drain(c.msgs)
+		drain(c.queued())
 	}
 	if c.fl != nil {
 		c.fl.decomp.Close()

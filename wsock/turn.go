@@ -286,7 +286,7 @@ func (c *Conn) receiveWait(ctx context.Context, wanted bool) (m Message, err err
 		wake = c.turn.wake
 	}
 	select {
-	case m := <-c.msgs:
+	case m := <-c.queue():
 		c.leaveWait(wanted)
 		return m, nil, false
 	case <-wake:
@@ -334,7 +334,7 @@ func (c *Conn) leaveWait(wanted bool) {
 func (c *Conn) receiveHolding(ctx context.Context) (m Message, err error, done bool) {
 	// What the task queued before it gave the turn up comes first.
 	select {
-	case m := <-c.msgs:
+	case m := <-c.queued():
 		c.releaseTurn(false)
 		return m, nil, true
 	default:
