@@ -41,7 +41,6 @@ type Request struct {
 	buffered []byte           // bytes the client sent after its handshake
 	n        *nursery.Nursery // the connection's nursery: Accept starts the reader there
 	nctx     context.Context  // n's context, which a shutdown cancels
-	scope    *cancel.Scope    // the handler's scope, cancelled when the server shuts down
 
 	// The small fields sit together: the Request fits the 128 B size
 	// class, one per connection.
@@ -424,7 +423,6 @@ func (r *Request) shutdown() {
 	r.draining = true
 	n := r.n
 	r.mu.Unlock()
-	r.scope.Cancel(shutdownReason)
 	if n != nil {
 		n.Scope().Cancel(shutdownReason)
 	}

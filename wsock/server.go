@@ -236,7 +236,7 @@ func temporary(err error) bool {
 
 // spawn starts the task serving nc, in the handler nursery if there is one.
 func (s *Server) spawn(n *nursery.Nursery, nc net.Conn, h Handler) {
-	r := &Request{srv: s.srv, nc: nc, scope: cancel.New()}
+	r := &Request{srv: s.srv, nc: nc}
 	if !s.conns.add(r) {
 		_ = nc.Close()
 		return
@@ -336,9 +336,9 @@ func writeError(nc net.Conn, status int, h http.Header, msg string) {
 
 // serveConn serves one connection in a nursery of its own, in which Accept
 // starts the connection's reader: it reads the opening handshake unless r
-// already has it (HTTPHandler), checks the origin, runs the handler in r's
-// scope (which a shutdown cancels) and closes the connection when the
-// handler returns. With a handler nursery the handler's error (or panic) is
+// already has it (HTTPHandler), checks the origin, runs the handler in the
+// nursery's body (a shutdown cancels the nursery) and closes the connection
+// when the handler returns. With a handler nursery the handler's error (or panic) is
 // returned (or goes on); otherwise it is logged and serveConn returns nil.
 // When ctx is cancelled (a failure in the handler nursery), the connection's
 // reader closes it with 1001, as a drain would.
@@ -353,25 +353,7 @@ func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) err
 				s.finish(r, errHandlerPanicked, ctx.Err() != nil)
 			}
 		}()
-		_ = r.scope.Run(ctx, func(ctx context.Context) error {
-			if r.hs == nil { // HTTPHandler has done all this already
-				// Off the goroutine: see offStack.
-				if err := r.offStack(func() error { return s.readHandshake(ctx, r) }); err != nil {
-					s.log.Debug("wsock: opening handshake failed", "remote", r.RemoteAddr().String(), "err", err)
-					return nil
-				}
-				if !s.originAllowed(r) {
-					s.log.Debug("wsock: origin refused", "remote", r.RemoteAddr().String(), "origin", r.Origin())
-					_ = r.Reject(ctx, http.StatusForbidden, nil, []byte("wsock: origin not allowed\n"))
-					return nil
-				}
-			}
-			herr = s.callHandler(ctx, r, h)
-			// Before the scope's exit cancels ctx: an Accept whose write
-			// that cancellation cuts off then says why (see Accept).
-			r.markReturned()
-			return nil
-		})
+		herr = s.handle(ctx, r, h)
 		r.settle()
 		returned = true
 		s.finish(r, herr, ctx.Err() != nil)
@@ -381,6 +363,27 @@ func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) err
 		return herr
 	}
 	return nil
+}
+
+// handle reads r's opening handshake unless HTTPHandler has, checks its origin and
+// calls h, in the body of the connection's nursery, whose cancellation (a shutdown, the
+// handler nursery's failure) is the handler's.
+func (s *serverConfig) handle(ctx context.Context, r *Request, h Handler) error {
+	if r.hs == nil { // HTTPHandler has done all this already
+		// Off the goroutine: see offStack.
+		if err := r.offStack(func() error { return s.readHandshake(ctx, r) }); err != nil {
+			s.log.Debug("wsock: opening handshake failed", "remote", r.RemoteAddr().String(), "err", err)
+			return nil
+		}
+		if !s.originAllowed(r) {
+			s.log.Debug("wsock: origin refused", "remote", r.RemoteAddr().String(), "origin", r.Origin())
+			_ = r.Reject(ctx, http.StatusForbidden, nil, []byte("wsock: origin not allowed\n"))
+			return nil
+		}
+	}
+	herr := s.callHandler(ctx, r, h)
+	r.markReturned()
+	return herr
 }
 
 // callHandler calls h, recovering and logging its panic unless a handler
