@@ -71,6 +71,7 @@ type readTurn struct {
 	granted  bool // the task gave it the turn; wake holds a token
 	ended    bool // reading is over: the task finishes the connection
 	finished bool // the connection is finished: no more restarts
+	first    bool // timer is the connection's first grace, not reset since
 	mu       sync.Mutex
 	waiters  int32           // Receives waiting while someone else reads
 	wantCtx  context.Context // the ctx of the Receive that asked
@@ -104,7 +105,7 @@ func (c *Conn) startReader(n *nursery.Nursery, fn func(ctx context.Context) erro
 	t.mu.Lock()
 	t.holder = turnFree
 	c.watchOwner(scopehook.Context(n.Scope()))
-	t.timer = time.AfterFunc(readerGrace, c.graceOver)
+	t.timer, t.first = time.AfterFunc(readerGrace, c.graceOver), true
 	t.mu.Unlock()
 }
 
@@ -195,12 +196,21 @@ func (c *Conn) releaseTurn(now bool) {
 		t.timer = time.AfterFunc(readerGrace, c.graceOver)
 	} else {
 		t.timer.Reset(readerGrace)
+		t.first = false
 	}
 	t.mu.Unlock()
 }
 
 // graceOver starts the reader task once readerGrace has passed, if the turn is still free.
+// The timer of the connection's first grace is dropped once it has run, unless a Receive
+// has reset it since: an idle connection whose handler waits in Receive keeps no timer.
 func (c *Conn) graceOver() {
+	t := &c.turn
+	t.mu.Lock()
+	if t.first {
+		t.timer, t.first = nil, false
+	}
+	t.mu.Unlock()
 	c.ensureReader()
 }
 
