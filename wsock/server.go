@@ -280,21 +280,36 @@ func (s *serverConfig) readHandshake(ctx context.Context, r *Request) error {
 		return err
 	}
 	r.hs = hs
-	if len(rest) > 0 {
-		r.buffered = slices.Clone(rest)
-	}
+	r.buffered = rest
 	return nil
 }
 
+// headBufSize is the size of the buffers readRequest reads a head into (a longer head
+// grows its buffer).
+const headBufSize = 2 << 10
+
+// headBufs holds readRequest's buffers.
+var headBufs = sync.Pool{New: func() any { return new([headBufSize]byte) }}
+
 // readRequest reads a request head from nc (after the TLS handshake, for a
-// TLS connection) and returns it with the bytes read past it.
+// TLS connection) and returns it with the bytes read past it (a copy, nil if
+// none).
 func readRequest(ctx context.Context, nc net.Conn, bufSize int) (*handshake.Request, []byte, error) {
 	if tc, ok := nc.(*tls.Conn); ok {
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, nil, &handshakeFailed{"TLS handshake", err}
 		}
 	}
-	buf := make([]byte, 0, min(bufSize, 2<<10))
+	var buf []byte
+	if bufSize >= headBufSize {
+		// From a pool: a server opening many connections makes no garbage of
+		// them (ParseRequest copies what it keeps).
+		pb := headBufs.Get().(*[headBufSize]byte)
+		defer headBufs.Put(pb)
+		buf = pb[:0]
+	} else {
+		buf = make([]byte, 0, bufSize)
+	}
 	for {
 		if len(buf) == cap(buf) {
 			// ParseRequest fails once a head outgrows its limit, so this
@@ -309,7 +324,11 @@ func readRequest(ctx context.Context, nc net.Conn, bufSize int) (*handshake.Requ
 				return nil, nil, perr
 			}
 			if end > 0 {
-				return req, buf[end:], nil
+				var rest []byte // what the client sent after its head
+				if end < len(buf) {
+					rest = slices.Clone(buf[end:])
+				}
+				return req, rest, nil
 			}
 		}
 		if err != nil {
