@@ -74,9 +74,9 @@ type Conn struct {
 	requestHeader, responseHeader http.Header
 	makeResponseHeader            func() http.Header // builds responseHeader, once
 	responseHeaderOnce            sync.Once
+	readBufferSize                int32 // ReadBufferSize
 	logger                        *slog.Logger
 	disconnectTimeout             time.Duration
-	readBufferSize                int
 
 	// Reading: owned by the holder of the read turn (turn.go).
 	rs        readState
@@ -122,9 +122,9 @@ type Conn struct {
 	// Closing state (close.go).
 	mu          sync.Mutex
 	reason      *CloseReason // nil while open
-	final       bool         // reason is final: the peer's Close, a failure or an abort
-	closing     bool         // closingCh is fired
 	closingCh   signal
+	final       bool  // reason is final: the peer's Close, a failure or an abort
+	closing     bool  // closingCh is fired
 	recvEnded   bool  // recvDone is fired
 	closeCalled bool  // Close was called
 	peerClosed  bool  // the peer's Close frame arrived
@@ -240,7 +240,7 @@ func newConn(cfg connConfig) *Conn {
 		makeResponseHeader: cfg.makeResponseHeader,
 		logger:             cfg.logger,
 		disconnectTimeout:  cfg.disconnectTimeout,
-		readBufferSize:     cfg.readBufferSize,
+		readBufferSize:     int32(min(cfg.readBufferSize, math.MaxInt32)),
 		queueSize:          int32(min(max(cfg.queueSize, 0), math.MaxInt32)),
 	}
 	c.dl.c = c
@@ -703,7 +703,7 @@ func (c *Conn) getReadBuf() []byte {
 		if c.readBufferSize == DefaultReadBufferSize {
 			c.readBuf = readPool.Get().(*[]byte)
 		} else {
-			b := make([]byte, c.readBufferSize)
+			b := make([]byte, int(c.readBufferSize))
 			c.readBuf = &b
 		}
 	}
@@ -812,6 +812,7 @@ type deadlines struct {
 	writing  <-chan struct{} // Done of the ctx of the write in progress
 	watches  [2]ctxWatch
 	reading  <-chan struct{} // Done of the ctx of the Receive that reads, if any
+	owner    <-chan struct{} // Done of the ctx of the connection's nursery, which c.awayStop watches; nil if unknown
 	poisoned bool            // the write deadline was set in the past
 	readIntr bool            // the read deadline was set in the past to interrupt a read
 	finished bool            // the connection is closed: watch nothing
@@ -868,14 +869,28 @@ func (dl *deadlines) beginWrite(ctx context.Context, done <-chan struct{}) {
 func (dl *deadlines) beginRead(ctx context.Context, done <-chan struct{}) {
 	dl.mu.Lock()
 	dl.reading = done
-	dl.watchLocked(ctx, done, dl.writing)
+	if done != dl.owner {
+		// The owner's cancellation closes the connection, which interrupts the read.
+		dl.watchLocked(ctx, done, dl.writing)
+	}
+	dl.mu.Unlock()
+}
+
+// setOwner records owner, the Done of the connection's nursery's ctx: its cancellation
+// closes the connection (see watchOwner), which interrupts a read as a watch would, so a
+// Receive under that ctx (a server's handler's) needs no watch of its own.
+func (dl *deadlines) setOwner(owner <-chan struct{}) {
+	dl.mu.Lock()
+	dl.owner = owner
 	dl.mu.Unlock()
 }
 
 // watch watches ctx, whose Done is done, for a Receive about to read with it.
 func (dl *deadlines) watch(ctx context.Context, done <-chan struct{}) {
 	dl.mu.Lock()
-	dl.watchLocked(ctx, done, dl.writing)
+	if done != dl.owner {
+		dl.watchLocked(ctx, done, dl.writing)
+	}
 	dl.mu.Unlock()
 }
 

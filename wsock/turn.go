@@ -102,9 +102,11 @@ func (c *Conn) startReader(n *nursery.Nursery, fn func(ctx context.Context) erro
 	// its own goroutine, and the task starts only if nobody does within readerGrace (or
 	// when something needs reading first). Under t.mu, which everything that starts the
 	// task takes first, so that the task sees c.awayStop.
+	owner := scopehook.Context(n.Scope())
+	c.dl.setOwner(owner.Done())
 	t.mu.Lock()
 	t.holder = turnFree
-	c.watchOwner(scopehook.Context(n.Scope()))
+	c.watchOwner(owner)
 	t.timer, t.first = time.AfterFunc(readerGrace, c.graceOver), true
 	t.mu.Unlock()
 }
