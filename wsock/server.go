@@ -257,24 +257,21 @@ func (s *Server) spawn(n *nursery.Nursery, nc net.Conn, h Handler) {
 // that is not a valid upgrade is answered with its error's status. On
 // failure the socket is closed.
 func (s *serverConfig) readHandshake(ctx context.Context, r *Request) error {
-	var hs *handshake.Request
-	var rest []byte
-	err := withConnectTimeout(ctx, s.lim.connectTimeout, func(ctx context.Context) error {
-		release := closeOnCancel(ctx, r.nc)
-		var err error
-		hs, rest, err = readRequest(ctx, r.nc, s.lim.readBufferSize)
-		if err == nil {
-			err = hs.Check()
-		}
-		var he *handshake.Error
-		if errors.As(err, &he) && he.Status != 0 {
-			writeError(r.nc, he.Status, he.Header, he.Msg)
-		}
-		if release() {
-			return cancel.Checkpoint(ctx)
-		}
-		return err
-	})
+	bound := bindIO(r.nc, s.lim.connectTimeout, ctx)
+	hs, rest, err := readRequest(ctx, r.nc, s.lim.readBufferSize)
+	if err == nil {
+		err = hs.Check()
+	}
+	var he *handshake.Error
+	if errors.As(err, &he) && he.Status != 0 {
+		writeError(r.nc, he.Status, he.Header, he.Msg)
+	}
+	switch {
+	case bound.release():
+		err = cancel.Checkpoint(ctx)
+	case err != nil && bound.expired(err):
+		err = ErrConnectTimeout
+	}
 	if err != nil {
 		_ = r.nc.Close()
 		return err
