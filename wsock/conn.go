@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/gotrio/gotrio/internal/scopehook"
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
@@ -589,14 +588,12 @@ var readPool = sync.Pool{New: func() any { b := make([]byte, DefaultReadBufferSi
 // small one would take a second read system call for any message over smallRead bytes.
 // Its errors are those Read returns.
 type rawReader struct {
-	c      *Conn
-	rc     syscall.RawConn // nil: not available
-	fn     func(fd uintptr) bool
-	waitFn func(fd uintptr) bool
-	peeked bool   // wait's first call has peeked
-	large  []byte // read's result
-	n      int
-	err    error
+	c     *Conn
+	rc    syscall.RawConn // nil: not available
+	fn    func(fd uintptr) bool
+	large []byte // read's result
+	n     int
+	err   error
 }
 
 // init prepares r for c's socket, if it is a raw one.
@@ -610,7 +607,7 @@ func (r *rawReader) init(c *Conn) {
 		return
 	}
 	r.c, r.rc = c, rc
-	r.fn, r.waitFn = r.attempt, r.peekOnce
+	r.fn = r.attempt
 }
 
 func (r *rawReader) ok() bool { return r.rc != nil }
@@ -634,40 +631,6 @@ func (r *rawReader) read() []byte {
 		return nil
 	}
 	return r.large
-}
-
-// wait waits until the socket has data to read, or an error or deadline to report (the
-// read that follows reports it). It reads nothing and holds no buffer, and goes through
-// few frames: an idle connection waits in it, in the goroutine of a Receive.
-func (r *rawReader) wait() {
-	r.peeked = false
-	_ = r.rc.Read(r.waitFn)
-}
-
-// peekOnce is RawConn.Read's callback for wait: the first call peeks, and a call after
-// the wait for readability reports at once that the wait is over.
-func (r *rawReader) peekOnce(fd uintptr) bool {
-	if r.peeked {
-		return true
-	}
-	r.peeked = true
-	return peekReadable(fd)
-}
-
-// peekReadable reports whether a read of fd would not block, peeking at one byte.
-func peekReadable(fd uintptr) bool {
-	var b [1]byte
-	for {
-		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		switch errno {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		return true
-	}
 }
 
 // attempt is RawConn.Read's callback: it reads once, and returns false, having given the

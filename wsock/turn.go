@@ -250,9 +250,10 @@ func (c *Conn) pingsWaiting() bool {
 // receiveTurn is Receive on a connection whose callers read, once nothing was queued.
 //
 // An idle connection waits here, in its handler's goroutine: the frames between Receive
-// and the wait for data are kept small (the wait for a grant is receiveWait's, the wait
-// for data is rawReader.wait's), so that a handler whose stack fits 4 KiB waiting in
-// Receive still fits it reading in Receive.
+// and the wait for data are kept small (the wait for a grant is receiveWait's; the wait
+// for data is a read that receiveHolding makes before readFrames, which reads into a
+// pooled buffer only once data has come: see rawReader), so that a handler whose stack
+// fits 4 KiB waiting in Receive still fits it reading in Receive.
 func (c *Conn) receiveTurn(ctx context.Context) (Message, error) {
 	t := &c.turn
 	for {
@@ -363,7 +364,11 @@ func (c *Conn) receiveHolding(ctx context.Context) (m Message, err error, done b
 		}
 	}
 	if c.idle() {
-		c.raw.wait() // with few frames on the stack; readFrames reads what came
+		// The wait for data, with few frames on the stack (see readFrames).
+		c.readOnce()
+		if c.rs.rerr != nil && c.dl.takeInterrupt(c.rs.rerr) {
+			c.rs.rerr = nil // interrupted: readFrames looks at why
+		}
 	}
 	c.rs.caller = true
 	stop := c.readFrames(ctx, true)
