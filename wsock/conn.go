@@ -54,11 +54,11 @@ var connSeq [proto.Server + 1]atomic.Uint64
 // the socket itself, answering pings on the way, and the reader task's goroutine is gone
 // meanwhile, so an idle connection whose handler waits in Receive costs one goroutine; the
 // task comes back as soon as something needs reading while nobody receives (a Reader, a
-// Ping, a close), and 20 ms after a Receive returned (or the connection opened) if no
-// Receive has begun. Over TLS,
-// pipes and HTTP/2 streams the task reads for the connection's whole life. Cancelling the
-// nursery closes the connection as Close(GoingAway) would, without dropping it: the
-// connection ends once the closing handshake is over, within DisconnectTimeout. Receive,
+// Ping, a close), and 20 to 40 ms after a Receive returned (20 ms after the connection
+// opened) if no Receive has begun. Over TLS, pipes and HTTP/2 streams the task reads for
+// the connection's whole life. Cancelling the nursery closes the connection as
+// Close(GoingAway) would, without dropping it: the connection ends once the closing
+// handshake is over, within DisconnectTimeout. Receive,
 // Reader, Send, Writer, Ping, Pong and Close may be called from any number of goroutines;
 // sends are written in the order they started waiting (FIFO).
 //

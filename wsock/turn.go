@@ -47,7 +47,9 @@ import (
 // readerGrace is how long the turn may stay free after a Receive gave it back before the
 // reader task is started again: longer than a handler takes between two Receives in an
 // echo or request-response loop, short enough that a handler busy elsewhere still has
-// its peer's pings answered and its Close processed promptly.
+// its peer's pings answered and its Close processed promptly. The timer is not reset per
+// message: when it runs and a Receive has given the turn back since it was set, it waits
+// once more, so the task starts between readerGrace and twice that after the last Receive.
 const readerGrace = 20 * time.Millisecond
 
 // turnHolder says who holds the read turn.
@@ -72,8 +74,11 @@ type readTurn struct {
 	ended    bool // reading is over: the task finishes the connection
 	finished bool // the connection is finished: no more restarts
 	first    bool // timer is the connection's first grace, not reset since
+	armed    bool // timer is pending
 	mu       sync.Mutex
 	waiters  int32           // Receives waiting while someone else reads
+	releases uint32          // turns given back by a Receive, counted
+	mark     uint32          // releases when timer was last armed
 	wantCtx  context.Context // the ctx of the Receive that asked
 	wake     chan struct{}   // 1-slot: the turn was granted
 	timer    *time.Timer     // restarts the task after readerGrace
@@ -107,7 +112,7 @@ func (c *Conn) startReader(n *nursery.Nursery, fn func(ctx context.Context) erro
 	t.mu.Lock()
 	t.holder = turnFree
 	c.watchOwner(owner)
-	t.timer, t.first = time.AfterFunc(readerGrace, c.graceOver), true
+	t.timer, t.first, t.armed = time.AfterFunc(readerGrace, c.graceOver), true, true
 	t.mu.Unlock()
 }
 
@@ -194,12 +199,16 @@ func (c *Conn) releaseTurn(now bool) {
 		return
 	}
 	t.holder = turnFree
-	if t.timer == nil {
-		t.timer = time.AfterFunc(readerGrace, c.graceOver)
-	} else {
+	t.releases++
+	t.first = false
+	switch {
+	case t.timer == nil:
+		t.timer, t.armed, t.mark = time.AfterFunc(readerGrace, c.graceOver), true, t.releases
+	case !t.armed:
 		t.timer.Reset(readerGrace)
-		t.first = false
+		t.armed, t.mark = true, t.releases
 	}
+	// A pending timer is not reset per message: when it runs, it sees t.releases.
 	t.mu.Unlock()
 }
 
@@ -209,8 +218,17 @@ func (c *Conn) releaseTurn(now bool) {
 func (c *Conn) graceOver() {
 	t := &c.turn
 	t.mu.Lock()
+	t.armed = false
 	if t.first {
 		t.timer, t.first = nil, false
+	}
+	if t.holder == turnFree && t.releases != t.mark && !t.finished {
+		// A Receive gave the turn back less than readerGrace ago: wait for the rest
+		// of its grace, at most readerGrace more.
+		t.timer.Reset(readerGrace)
+		t.armed, t.mark = true, t.releases
+		t.mu.Unlock()
+		return
 	}
 	t.mu.Unlock()
 	c.ensureReader()
