@@ -138,6 +138,7 @@ func init() {
 		nn.acquire() // the place counts against the limit, as a task's
 		return &hold{n: nn}, true
 	}
+	nurseryhook.Forget = func(n any) { n.(*Nursery).last.Store(nil) }
 }
 
 // hold is a place in a nursery whose tasks come and go (see

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/gotrio/gotrio/cancel"
+	"github.com/gotrio/gotrio/internal/nurseryhook"
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
 	"github.com/gotrio/gotrio/wsock/internal/handshake"
@@ -309,6 +310,9 @@ func (r *Request) accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 	// Accept (settle). A server shutting down has cancelled it, and the
 	// reader then closes the connection with 1001 at once.
 	startConn(r.n, c, lim, nil)
+	// The handshake's tasks are over once this one returns: the nursery need not keep
+	// their identity for a next Go that will not come.
+	nurseryhook.Forget(r.n)
 	ended = true
 	r.end(reqAccepted, c)
 	return c, nil

@@ -22,3 +22,9 @@ type Holder interface {
 // Hold takes a place in a *nursery.Nursery, or reports false if the nursery
 // has finished.
 var Hold func(n any) (Holder, bool)
+
+// Forget makes a *nursery.Nursery drop the task identity it keeps for reuse by
+// the next Go (its label context, path and name): a connection's nursery stays
+// open for the connection's life with nothing but its place, and should not
+// keep those of a handshake task long gone.
+var Forget func(n any)
