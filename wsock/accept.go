@@ -11,10 +11,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/gotrio/gotrio/cancel"
-	"github.com/gotrio/gotrio/internal/scopehook"
 	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
 	"github.com/gotrio/gotrio/wsock/internal/handshake"
@@ -41,7 +39,6 @@ type Request struct {
 	buffered []byte           // bytes the client sent after its handshake
 	n        *nursery.Nursery // the connection's nursery: Accept starts the reader there
 	nctx     context.Context  // n's context, which a shutdown cancels
-	scope    *cancel.Scope    // the handler's scope, cancelled when the server shuts down
 
 	// The small fields sit together: the Request fits the 128 B size
 	// class, one per connection.
@@ -424,7 +421,6 @@ func (r *Request) shutdown() {
 	r.draining = true
 	n := r.n
 	r.mu.Unlock()
-	r.scope.Cancel(shutdownReason)
 	if n != nil {
 		n.Scope().Cancel(shutdownReason)
 	}
@@ -463,53 +459,27 @@ func (r *Request) outcome() (requestState, *Conn, bool) {
 // a success even if ctx is cancelled meanwhile: the client may be using the
 // connection already. Only an interrupted write fails, and closes the socket.
 func (r *Request) write(ctx context.Context, b []byte) error {
-	// The cancel contexts made here hang under a scope of their own: made
-	// straight under ctx (the handler's, usually) and nctx, both as
-	// long-lived as the connection, each would leave there the map package
-	// context keeps for a cancel context's children, ~250 B a connection.
-	return cancel.New().Run(ctx, func(ctx context.Context) error {
-		ctx, stop := context.WithCancel(ctx)
-		defer stop()
-		if r.nctx != nil {
-			defer scopehook.Watch(r.nctx, stop)()
-		}
-		return r.writeBounded(ctx, b)
-	})
-}
-
-// writeBounded is write once its contexts are joined in ctx.
-func (r *Request) writeBounded(ctx context.Context, b []byte) error {
-	return withConnectTimeout(ctx, r.srv.lim.connectTimeout, func(ctx context.Context) error {
-		release := interruptWriteOnCancel(ctx, r.nc)
-		_, err := r.nc.Write(b)
-		release()
-		if err != nil {
-			_ = r.nc.Close()
-			if cerr := cancel.Checkpoint(ctx); cerr != nil {
-				return cerr
-			}
-			return &handshakeFailed{"write answer", err}
-		}
+	// Bounded by the socket's deadlines: no cancel context is made under ctx
+	// (the handler's, usually) or nctx, which live as long as the connection.
+	bound := bindIO(r.nc, r.srv.lim.connectTimeout, ctx, r.nctx)
+	_, err := r.nc.Write(b)
+	bound.release()
+	if err == nil {
 		return nil
-	})
-}
-
-// interruptWriteOnCancel makes a write on nc fail when ctx is done, by setting
-// nc's write deadline in the past: unlike closing nc (closeOnCancel), that
-// leaves nc usable after a write that was complete. release disarms it and
-// clears the write deadline.
-func interruptWriteOnCancel(ctx context.Context, nc net.Conn) (release func()) {
-	interrupted := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		_ = nc.SetWriteDeadline(pastTime)
-		close(interrupted)
-	})
-	return func() {
-		if !stop() {
-			<-interrupted
-		}
-		_ = nc.SetWriteDeadline(time.Time{})
 	}
+	_ = r.nc.Close()
+	if cerr := cancel.Checkpoint(ctx); cerr != nil {
+		return cerr
+	}
+	if r.nctx != nil {
+		if cerr := cancel.Checkpoint(r.nctx); cerr != nil {
+			return cerr
+		}
+	}
+	if bound.expired(err) {
+		return ErrConnectTimeout
+	}
+	return &handshakeFailed{"write answer", err}
 }
 
 // lazyResponseHeader returns a function that builds responseHeader's result, with extra

@@ -130,7 +130,7 @@ var errClosedNow = errors.New("wsock: closed with CloseNow")
 func (c *Conn) CloseNow() error {
 	if c.markLocalClose() {
 		c.dropped.fire()
-		drain(c.msgs)
+		drain(c.queued())
 	}
 	c.abort(errClosedNow, true)
 	<-c.doneCh.wait()
@@ -163,7 +163,7 @@ func (c *Conn) beginClose(code StatusCode, reason string) bool {
 	c.mu.Unlock()
 	if first {
 		c.dropped.fire()
-		drain(c.msgs)
+		drain(c.queued())
 	}
 	if began {
 		c.dl.arm(c.disconnectTimeout)
@@ -243,8 +243,8 @@ func (c *Conn) closedErr() error {
 		r = abnormal()
 	}
 	cause := c.cause
-	if cause == nil {
-		cause = c.abortCause
+	if cause == nil && !c.violated {
+		cause = c.failure // an abort's, before finish
 	}
 	return &ClosedError{Reason: r, err: cause}
 }
@@ -291,7 +291,7 @@ func (c *Conn) failProtocol(err error) error {
 	c.logger.Debug("wsock: failing connection", "conn", c.name, "err", err)
 	c.mu.Lock()
 	if !c.final {
-		c.violation = err
+		c.failure, c.violated = err, true
 	}
 	c.setReasonLocked(newCloseReason(StatusCode(pe.Code), pe.Reason), true)
 	c.endRecvLocked()
@@ -319,9 +319,9 @@ func truncateReason(s string) string {
 // network's. The reason becomes AbnormalClosure unless it is final already.
 func (c *Conn) abort(cause error, local bool) {
 	c.mu.Lock()
-	if !c.final && c.abortCause == nil {
+	if !c.final {
 		// During our closing handshake, failures are part of closing.
-		c.abortCause, c.abortLocal = cause, local || c.closeCalled
+		c.failure, c.abortLocal = cause, local || c.closeCalled
 	}
 	c.setReasonLocked(abnormal(), true)
 	c.mu.Unlock()

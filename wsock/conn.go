@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -14,7 +15,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/gotrio/gotrio/internal/scopehook"
 	"github.com/gotrio/gotrio/wsock/internal/deflate"
@@ -54,10 +54,11 @@ var connSeq [proto.Server + 1]atomic.Uint64
 // the socket itself, answering pings on the way, and the reader task's goroutine is gone
 // meanwhile, so an idle connection whose handler waits in Receive costs one goroutine; the
 // task comes back as soon as something needs reading while nobody receives (a Reader, a
-// Ping, a close), and 20 ms after a Receive returned if no other one has begun. Over TLS,
-// pipes and HTTP/2 streams the task reads for the connection's whole life. Cancelling the
-// nursery closes the connection as Close(GoingAway) would, without dropping it: the
-// connection ends once the closing handshake is over, within DisconnectTimeout. Receive,
+// Ping, a close), and 20 to 40 ms after a Receive returned (20 ms after the connection
+// opened) if no Receive has begun. Over TLS, pipes and HTTP/2 streams the task reads for
+// the connection's whole life. Cancelling the nursery closes the connection as
+// Close(GoingAway) would, without dropping it: the connection ends once the closing
+// handshake is over, within DisconnectTimeout. Receive,
 // Reader, Send, Writer, Ping, Pong and Close may be called from any number of goroutines;
 // sends are written in the order they started waiting (FIFO).
 //
@@ -67,37 +68,36 @@ var connSeq [proto.Server + 1]atomic.Uint64
 // nothing else could be sent), as does cancelling a Writer before its Close.
 type Conn struct {
 	nc                            net.Conn
-	role                          proto.Role
 	name                          string
 	path, subprotocol             string
 	requestHeader, responseHeader http.Header
 	makeResponseHeader            func() http.Header // builds responseHeader, once
 	responseHeaderOnce            sync.Once
+	readBufferSize                int32 // ReadBufferSize
 	logger                        *slog.Logger
 	disconnectTimeout             time.Duration
-	readBufferSize                int
 
 	// Reading: owned by the holder of the read turn (turn.go).
-	buffered      []byte
-	rs            readState
-	got           Message // the message decoded for the Receive that holds the turn
-	gotOK         bool    // got is set
-	turn          readTurn
-	awayStop      func() bool // stops the watch of the owner's cancellation (see runTurn)
-	rd            *proto.Reader
-	cur           inMessage        // the message being received
-	frameLeft     int64            // payload bytes of the current data frame still to come
-	small         *[smallRead]byte // allocated on first use: a raw socket waits without it
-	ownReadBuf    []byte           // a read buffer of a size the pool does not hold
-	pooledReadBuf *[]byte          // the read buffer taken from readPool, if any
-	raw           rawReader
+	rs        readState
+	got       Message // the message decoded for the Receive that holds the turn
+	gotOK     bool    // got is set
+	role      proto.Role
+	turn      readTurn
+	awayStop  func() bool // stops the watch of the owner's cancellation (see runTurn)
+	rd        *proto.Reader
+	cur       inMessage        // the message being received
+	frameLeft int64            // payload bytes of the current data frame still to come
+	small     *[smallRead]byte // allocated on first use: a raw socket waits without it
+	readBuf   *[]byte          // from readPool for the default size (given back when idle), else the connection's own
+	raw       rawReader
 
 	// Delivery to Receive and Reader (read.go).
-	msgs          chan Message      // complete messages; its capacity is MessageQueueSize
-	streams       lazyChan[*stream] // a message handed, as it arrives, to a waiting Reader
-	streamWaiters atomic.Int32      // Reader calls waiting for a message
-	recvDone      signal            // fired when no message will be queued any more
-	dropped       signal            // fired by Close: queued and later messages are dropped
+	msgs          atomic.Pointer[chan Message] // complete messages (see queue)
+	streams       lazyChan[*stream]            // a message handed, as it arrives, to a waiting Reader
+	streamWaiters atomic.Int32                 // Reader calls waiting for a message
+	queueSize     int32                        // msgs' capacity: MessageQueueSize
+	recvDone      signal                       // fired when no message will be queued any more
+	dropped       signal                       // fired by Close: queued and later messages are dropped
 
 	// Writing (write.go).
 	msgLock     lazyLock // 1-slot: held for a whole data message
@@ -121,20 +121,34 @@ type Conn struct {
 	// Closing state (close.go).
 	mu          sync.Mutex
 	reason      *CloseReason // nil while open
-	final       bool         // reason is final: the peer's Close, a failure or an abort
-	closing     bool         // closingCh is fired
 	closingCh   signal
+	final       bool  // reason is final: the peer's Close, a failure or an abort
+	closing     bool  // closingCh is fired
 	recvEnded   bool  // recvDone is fired
 	closeCalled bool  // Close was called
 	peerClosed  bool  // the peer's Close frame arrived
 	abortLocal  bool  // the abort was our own doing
-	violation   error // the peer's protocol violation
-	abortCause  error // why the connection was aborted
+	violated    bool  // failure is the peer's protocol violation, not an abort's cause
+	failure     error // the peer's protocol violation, or why the connection was aborted
 	cause       error // for ClosedError: what ended the connection abnormally
 	closeResult error // what Close returns
 	doneCh      signal
 
 	away sync.WaitGroup // goAway's callback (see run), which run joins
+}
+
+// queue returns the channel of complete messages, whose capacity is MessageQueueSize,
+// making it on first use: a connection whose handler waits in Receive, reading itself,
+// never queues a message.
+func (c *Conn) queue() chan Message { return lazyMake(&c.msgs, int(c.queueSize)) }
+
+// queued returns the channel of complete messages if it has been made, else nil: nothing
+// was ever queued, and a nil channel is never ready in a select.
+func (c *Conn) queued() chan Message {
+	if p := c.msgs.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // lazyChan is an unbuffered channel made when first used: a connection needs some of its
@@ -225,11 +239,11 @@ func newConn(cfg connConfig) *Conn {
 		makeResponseHeader: cfg.makeResponseHeader,
 		logger:             cfg.logger,
 		disconnectTimeout:  cfg.disconnectTimeout,
-		readBufferSize:     cfg.readBufferSize,
-		buffered:           cfg.buffered,
-		msgs:               make(chan Message, max(cfg.queueSize, 0)),
+		readBufferSize:     int32(min(cfg.readBufferSize, math.MaxInt32)),
+		queueSize:          int32(min(max(cfg.queueSize, 0), math.MaxInt32)),
 	}
-	c.dl.nc = cfg.netConn
+	c.dl.c = c
+	c.rs.pending = cfg.buffered
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
@@ -337,14 +351,7 @@ func (c *Conn) run(ctx context.Context) error {
 // (only on a connection whose callers read, see turn.go), and then returns ended false.
 func (c *Conn) runTurn(ctx context.Context) (ended bool, err error) {
 	if c.awayStop == nil {
-		// goAway runs as a context.AfterFunc callback, not a task: it never waits for a
-		// lock, and a Close frame it writes is bounded by DisconnectTimeout; the run that
-		// finishes the connection joins it. Every run has the nursery's context.
-		c.away.Add(1)
-		c.awayStop = scopehook.Watch(ctx, func() {
-			defer c.away.Done()
-			c.goAway()
-		})
+		c.watchOwner(ctx)
 	}
 	if c.rs.end == endNone {
 		if c.readFrames(ctx, false) == stopYield {
@@ -365,23 +372,34 @@ func (c *Conn) runTurn(ctx context.Context) (ended bool, err error) {
 	return true, c.finish(ctx, err)
 }
 
+// watchOwner makes the cancellation of ctx, the context of the connection's nursery, close
+// the connection (goAway). goAway runs as a context.AfterFunc callback, not a task: it
+// never waits for a lock, and a Close frame it writes is bounded by DisconnectTimeout; the
+// run that finishes the connection joins it.
+func (c *Conn) watchOwner(ctx context.Context) {
+	c.away.Add(1)
+	c.awayStop = scopehook.Watch(ctx, func() {
+		defer c.away.Done()
+		c.goAway()
+	})
+}
+
 // readState is where reading stands between two holders of the read turn (see turn.go):
 // whoever holds the turn, the reader task or a Receive, continues from it.
 type readState struct {
 	inited   bool
-	caller   bool   // a Receive reads: a whole message is its, not the queue's (see deliver)
-	useLarge bool   // the next read uses the large buffer: data is streaming in
-	pending  []byte // bytes read past the handshake, not yet copied into a read buffer
-	src      []byte // bytes read and not parsed yet
-	buf      []byte // the buffer src lies in
-	large    []byte // the large read buffer in use; nil while idle
-	rerr     error  // the error of the read that produced src
-
+	caller   bool // a Receive reads: a whole message is its, not the queue's (see deliver)
+	useLarge bool // the next read uses the large buffer: data is streaming in
 	// How reading ended, once it has (endNone while it goes on); the reader task carries
 	// out the rest (see endRead).
-	end    endKind
-	endEv  proto.Event // endClose: the peer's Close frame
-	endErr error       // endViolation: the violation; endRead: the read error
+	end     endKind
+	pending []byte      // bytes read past the handshake, not yet copied into a read buffer
+	src     []byte      // bytes read and not parsed yet
+	buf     []byte      // the buffer src lies in
+	large   []byte      // the large read buffer in use; nil while idle
+	rerr    error       // the error of the read that produced src
+	endEv   proto.Event // endClose: the peer's Close frame
+	endErr  error       // endViolation: the violation; endRead: the read error
 }
 
 // endKind says how reading ended.
@@ -423,8 +441,6 @@ func (c *Conn) readFrames(ctx context.Context, caller bool) readStop {
 	rs := &c.rs
 	if !rs.inited {
 		rs.inited = true
-		rs.pending = c.buffered
-		c.buffered = nil
 		c.raw.init(c)
 	}
 	for {
@@ -572,14 +588,12 @@ var readPool = sync.Pool{New: func() any { b := make([]byte, DefaultReadBufferSi
 // small one would take a second read system call for any message over smallRead bytes.
 // Its errors are those Read returns.
 type rawReader struct {
-	c      *Conn
-	rc     syscall.RawConn // nil: not available
-	fn     func(fd uintptr) bool
-	waitFn func(fd uintptr) bool
-	peeked bool   // wait's first call has peeked
-	large  []byte // read's result
-	n      int
-	err    error
+	c     *Conn
+	rc    syscall.RawConn // nil: not available
+	fn    func(fd uintptr) bool
+	large []byte // read's result
+	n     int
+	err   error
 }
 
 // init prepares r for c's socket, if it is a raw one.
@@ -593,7 +607,7 @@ func (r *rawReader) init(c *Conn) {
 		return
 	}
 	r.c, r.rc = c, rc
-	r.fn, r.waitFn = r.attempt, r.peekOnce
+	r.fn = r.attempt
 }
 
 func (r *rawReader) ok() bool { return r.rc != nil }
@@ -617,40 +631,6 @@ func (r *rawReader) read() []byte {
 		return nil
 	}
 	return r.large
-}
-
-// wait waits until the socket has data to read, or an error or deadline to report (the
-// read that follows reports it). It reads nothing and holds no buffer, and goes through
-// few frames: an idle connection waits in it, in the goroutine of a Receive.
-func (r *rawReader) wait() {
-	r.peeked = false
-	_ = r.rc.Read(r.waitFn)
-}
-
-// peekOnce is RawConn.Read's callback for wait: the first call peeks, and a call after
-// the wait for readability reports at once that the wait is over.
-func (r *rawReader) peekOnce(fd uintptr) bool {
-	if r.peeked {
-		return true
-	}
-	r.peeked = true
-	return peekReadable(fd)
-}
-
-// peekReadable reports whether a read of fd would not block, peeking at one byte.
-func peekReadable(fd uintptr) bool {
-	var b [1]byte
-	for {
-		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		switch errno {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		return true
-	}
 }
 
 // attempt is RawConn.Read's callback: it reads once, and returns false, having given the
@@ -682,23 +662,22 @@ func (r *rawReader) attempt(fd uintptr) bool {
 // getReadBuf returns a buffer of ReadBufferSize bytes: from the pool for the default
 // size, else the connection's own, allocated once.
 func (c *Conn) getReadBuf() []byte {
-	if c.readBufferSize == DefaultReadBufferSize {
-		if c.pooledReadBuf == nil {
-			c.pooledReadBuf = readPool.Get().(*[]byte)
+	if c.readBuf == nil {
+		if c.readBufferSize == DefaultReadBufferSize {
+			c.readBuf = readPool.Get().(*[]byte)
+		} else {
+			b := make([]byte, int(c.readBufferSize))
+			c.readBuf = &b
 		}
-		return *c.pooledReadBuf
 	}
-	if c.ownReadBuf == nil {
-		c.ownReadBuf = make([]byte, c.readBufferSize)
-	}
-	return c.ownReadBuf
+	return *c.readBuf
 }
 
 // putReadBuf gives back the buffer from getReadBuf, if it came from the pool.
 func (c *Conn) putReadBuf() {
-	if c.pooledReadBuf != nil {
-		readPool.Put(c.pooledReadBuf)
-		c.pooledReadBuf = nil
+	if c.readBuf != nil && c.readBufferSize == DefaultReadBufferSize {
+		readPool.Put(c.readBuf)
+		c.readBuf = nil
 	}
 }
 
@@ -723,14 +702,10 @@ func (c *Conn) finish(ctx context.Context, readErr error) error {
 	c.mu.Lock()
 	switch {
 	case c.final:
-		switch {
-		case c.violation != nil:
-			c.cause = c.violation
-			runErr = &ClosedError{Reason: c.reason, err: c.violation}
-		case c.abortCause != nil:
-			c.cause = c.abortCause
-			if !c.abortLocal {
-				runErr = &ClosedError{Reason: c.reason, err: c.abortCause}
+		if c.failure != nil {
+			c.cause = c.failure
+			if c.violated || !c.abortLocal {
+				runErr = &ClosedError{Reason: c.reason, err: c.failure}
 			}
 		}
 	case ctx.Err() != nil:
@@ -757,7 +732,7 @@ func (c *Conn) finish(ctx context.Context, readErr error) error {
 
 	c.endMessage(c.closedErr())
 	if dropped {
-		drain(c.msgs)
+		drain(c.queued())
 	}
 	if c.fl != nil {
 		c.fl.decomp.Close()
@@ -795,12 +770,13 @@ func drain(ch chan Message) {
 // ctxs; a registration is replaced only when the other side is not using it.
 type deadlines struct {
 	mu       sync.Mutex
-	nc       net.Conn
+	c        *Conn           // whose nc's deadlines these are
 	close    time.Time       // the closing handshake's deadline; zero: none yet
 	writing  <-chan struct{} // Done of the ctx of the write in progress
 	watches  [2]ctxWatch
-	poisoned bool            // the write deadline was set in the past
 	reading  <-chan struct{} // Done of the ctx of the Receive that reads, if any
+	owner    <-chan struct{} // Done of the ctx of the connection's nursery, which c.awayStop watches; nil if unknown
+	poisoned bool            // the write deadline was set in the past
 	readIntr bool            // the read deadline was set in the past to interrupt a read
 	finished bool            // the connection is closed: watch nothing
 }
@@ -827,10 +803,10 @@ func (dl *deadlines) arm(d time.Duration) {
 	}
 	dl.close = time.Now().Add(d)
 	if !dl.readIntr {
-		dl.nc.SetReadDeadline(dl.close)
+		dl.c.nc.SetReadDeadline(dl.close)
 	}
 	if !dl.poisoned {
-		dl.nc.SetWriteDeadline(dl.close)
+		dl.c.nc.SetWriteDeadline(dl.close)
 	}
 }
 
@@ -856,14 +832,28 @@ func (dl *deadlines) beginWrite(ctx context.Context, done <-chan struct{}) {
 func (dl *deadlines) beginRead(ctx context.Context, done <-chan struct{}) {
 	dl.mu.Lock()
 	dl.reading = done
-	dl.watchLocked(ctx, done, dl.writing)
+	if done != dl.owner {
+		// The owner's cancellation closes the connection, which interrupts the read.
+		dl.watchLocked(ctx, done, dl.writing)
+	}
+	dl.mu.Unlock()
+}
+
+// setOwner records owner, the Done of the connection's nursery's ctx: its cancellation
+// closes the connection (see watchOwner), which interrupts a read as a watch would, so a
+// Receive under that ctx (a server's handler's) needs no watch of its own.
+func (dl *deadlines) setOwner(owner <-chan struct{}) {
+	dl.mu.Lock()
+	dl.owner = owner
 	dl.mu.Unlock()
 }
 
 // watch watches ctx, whose Done is done, for a Receive about to read with it.
 func (dl *deadlines) watch(ctx context.Context, done <-chan struct{}) {
 	dl.mu.Lock()
-	dl.watchLocked(ctx, done, dl.writing)
+	if done != dl.owner {
+		dl.watchLocked(ctx, done, dl.writing)
+	}
 	dl.mu.Unlock()
 }
 
@@ -897,7 +887,7 @@ func (dl *deadlines) interrupt(done <-chan struct{}) {
 	dl.mu.Lock()
 	if done != nil && dl.writing == done {
 		dl.poisoned = true
-		dl.nc.SetWriteDeadline(pastTime)
+		dl.c.nc.SetWriteDeadline(pastTime)
 	}
 	if done != nil && dl.reading == done {
 		dl.interruptReadLocked()
@@ -917,7 +907,7 @@ func (dl *deadlines) interruptRead() {
 func (dl *deadlines) interruptReadLocked() {
 	if !dl.finished {
 		dl.readIntr = true
-		dl.nc.SetReadDeadline(pastTime)
+		dl.c.nc.SetReadDeadline(pastTime)
 	}
 }
 
@@ -950,7 +940,7 @@ func (dl *deadlines) clearInterrupt() bool {
 	}
 	dl.readIntr = false
 	if !dl.finished {
-		dl.nc.SetReadDeadline(dl.close)
+		dl.c.nc.SetReadDeadline(dl.close)
 	}
 	return true
 }
@@ -961,7 +951,7 @@ func (dl *deadlines) endWrite() {
 	dl.writing = nil
 	if dl.poisoned {
 		dl.poisoned = false
-		dl.nc.SetWriteDeadline(dl.close)
+		dl.c.nc.SetWriteDeadline(dl.close)
 	}
 	dl.mu.Unlock()
 }

@@ -246,6 +246,7 @@ func connectURL(ctx context.Context, n *nursery.Nursery, rawURL string, opts *Di
 // or to the log when onErr is nil: a connection's failure is the
 // connection's business (its CloseReason), not its nursery's.
 func startConn(n *nursery.Nursery, c *Conn, lim limits, onErr func(error)) {
+	// The task captures c and onErr only: it lives as long as the connection.
 	c.startReader(n, func(ctx context.Context) error {
 		ended, err := c.runTurn(ctx)
 		if !ended {
@@ -256,7 +257,7 @@ func startConn(n *nursery.Nursery, c *Conn, lim limits, onErr func(error)) {
 			if onErr != nil {
 				onErr(err)
 			} else {
-				lim.logger.Debug("wsock: connection failed", "conn", c.String(), "err", err)
+				c.logger.Debug("wsock: connection failed", "conn", c.String(), "err", err)
 			}
 		}
 		return nil

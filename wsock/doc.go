@@ -18,9 +18,10 @@
 // whose handler waits in Receive is one goroutine, and a message reaches
 // Receive with no hand-off between goroutines. The task starts again when
 // something needs reading and nobody receives (a Reader, a Ping waiting for
-// its pong, a close, the owner's cancellation), or shortly (20 ms) after a
-// Receive returns if none follows. Over TLS, net.Pipe and HTTP/2 streams the
-// reader task reads for the connection's whole life.
+// its pong, a close, the owner's cancellation), or shortly (20 to 40 ms) after
+// a Receive returns, or after the connection opens, if no Receive follows.
+// Over TLS, net.Pipe and HTTP/2 streams the reader task reads for the
+// connection's whole life.
 //
 // An echo server and its client in one program:
 //

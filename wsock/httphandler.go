@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gotrio/gotrio/cancel"
 	"github.com/gotrio/gotrio/wsock/internal/handshake"
 )
 
@@ -122,7 +121,7 @@ func (hh *HTTPHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	r := &Request{srv: hh.srv, hs: hs, scope: cancel.New()}
+	r := &Request{srv: hh.srv, hs: hs}
 	if !hh.srv.originAllowed(r) {
 		http.Error(w, "wsock: origin not allowed", http.StatusForbidden)
 		return

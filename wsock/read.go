@@ -12,7 +12,7 @@ import (
 // ways, or, on a connection whose callers read (turn.go), a Receive holding the read turn
 // decodes the next whole message for itself, handed over directly.
 //
-//   - Whole, through c.msgs, a channel whose capacity is MessageQueueSize: Receive and
+//   - Whole, through c.msgs (made on first use), a channel whose capacity is MessageQueueSize: Receive and
 //     Reader take messages from it; when it is full, run blocks and stops reading the
 //     socket, which pushes back on the peer (0 makes every message a rendezvous).
 //   - Streamed, through c.streams, to a Reader waiting for a message when a fragmented or
@@ -60,7 +60,7 @@ func (c *Conn) Receive(ctx context.Context) (Message, error) {
 		return Message{}, c.closedOrCancelled(ctx, c.closedErr())
 	}
 	select {
-	case m := <-c.msgs: // the fast path locks one channel, not four
+	case m := <-c.queued(): // the fast path locks one channel, not four
 		return m, nil
 	default:
 	}
@@ -76,7 +76,7 @@ func (c *Conn) Receive(ctx context.Context) (Message, error) {
 //go:noinline
 func (c *Conn) receiveQueued(ctx context.Context) (Message, error) {
 	select {
-	case m := <-c.msgs:
+	case m := <-c.queue():
 		return m, nil
 	case <-c.recvDone.wait():
 		m, err := c.lastMessage()
@@ -122,7 +122,7 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	c.ensureReader() // a message that starts now is streamed by the reader task
 	var m Message
 	select {
-	case m = <-c.msgs:
+	case m = <-c.queue():
 	case s := <-c.streams.get():
 		s.ctx = ctx
 		return s.typ, s, nil
@@ -143,7 +143,7 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 // *ClosedError.
 func (c *Conn) lastMessage() (Message, error) {
 	select {
-	case m := <-c.msgs:
+	case m := <-c.queued():
 		return m, nil
 	default:
 		return Message{}, c.closedErr()
@@ -274,14 +274,14 @@ func (c *Conn) deliver(msg Message) {
 		return
 	}
 	select {
-	case c.msgs <- msg:
+	case c.queue() <- msg:
 		return
 	default:
 	}
 	c.pongs.park(true)
 	defer c.pongs.park(false)
 	select {
-	case c.msgs <- msg:
+	case c.queue() <- msg:
 	case <-c.dropped.wait():
 		msg.Release()
 	}

@@ -236,7 +236,7 @@ func temporary(err error) bool {
 
 // spawn starts the task serving nc, in the handler nursery if there is one.
 func (s *Server) spawn(n *nursery.Nursery, nc net.Conn, h Handler) {
-	r := &Request{srv: s.srv, nc: nc, scope: cancel.New()}
+	r := &Request{srv: s.srv, nc: nc}
 	if !s.conns.add(r) {
 		_ = nc.Close()
 		return
@@ -257,44 +257,56 @@ func (s *Server) spawn(n *nursery.Nursery, nc net.Conn, h Handler) {
 // that is not a valid upgrade is answered with its error's status. On
 // failure the socket is closed.
 func (s *serverConfig) readHandshake(ctx context.Context, r *Request) error {
-	var hs *handshake.Request
-	var rest []byte
-	err := withConnectTimeout(ctx, s.lim.connectTimeout, func(ctx context.Context) error {
-		release := closeOnCancel(ctx, r.nc)
-		var err error
-		hs, rest, err = readRequest(ctx, r.nc, s.lim.readBufferSize)
-		if err == nil {
-			err = hs.Check()
-		}
-		var he *handshake.Error
-		if errors.As(err, &he) && he.Status != 0 {
-			writeError(r.nc, he.Status, he.Header, he.Msg)
-		}
-		if release() {
-			return cancel.Checkpoint(ctx)
-		}
-		return err
-	})
+	bound := bindIO(r.nc, s.lim.connectTimeout, ctx)
+	hs, rest, err := readRequest(ctx, r.nc, s.lim.readBufferSize)
+	if err == nil {
+		err = hs.Check()
+	}
+	var he *handshake.Error
+	if errors.As(err, &he) && he.Status != 0 {
+		writeError(r.nc, he.Status, he.Header, he.Msg)
+	}
+	switch {
+	case bound.release():
+		err = cancel.Checkpoint(ctx)
+	case err != nil && bound.expired(err):
+		err = ErrConnectTimeout
+	}
 	if err != nil {
 		_ = r.nc.Close()
 		return err
 	}
 	r.hs = hs
-	if len(rest) > 0 {
-		r.buffered = slices.Clone(rest)
-	}
+	r.buffered = rest
 	return nil
 }
 
+// headBufSize is the size of the buffers readRequest reads a head into (a longer head
+// grows its buffer).
+const headBufSize = 2 << 10
+
+// headBufs holds readRequest's buffers.
+var headBufs = sync.Pool{New: func() any { return new([headBufSize]byte) }}
+
 // readRequest reads a request head from nc (after the TLS handshake, for a
-// TLS connection) and returns it with the bytes read past it.
+// TLS connection) and returns it with the bytes read past it (a copy, nil if
+// none).
 func readRequest(ctx context.Context, nc net.Conn, bufSize int) (*handshake.Request, []byte, error) {
 	if tc, ok := nc.(*tls.Conn); ok {
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, nil, &handshakeFailed{"TLS handshake", err}
 		}
 	}
-	buf := make([]byte, 0, min(bufSize, 2<<10))
+	var buf []byte
+	if bufSize >= headBufSize {
+		// From a pool: a server opening many connections makes no garbage of
+		// them (ParseRequest copies what it keeps).
+		pb := headBufs.Get().(*[headBufSize]byte)
+		defer headBufs.Put(pb)
+		buf = pb[:0]
+	} else {
+		buf = make([]byte, 0, bufSize)
+	}
 	for {
 		if len(buf) == cap(buf) {
 			// ParseRequest fails once a head outgrows its limit, so this
@@ -309,7 +321,11 @@ func readRequest(ctx context.Context, nc net.Conn, bufSize int) (*handshake.Requ
 				return nil, nil, perr
 			}
 			if end > 0 {
-				return req, buf[end:], nil
+				var rest []byte // what the client sent after its head
+				if end < len(buf) {
+					rest = slices.Clone(buf[end:])
+				}
+				return req, rest, nil
 			}
 		}
 		if err != nil {
@@ -336,9 +352,9 @@ func writeError(nc net.Conn, status int, h http.Header, msg string) {
 
 // serveConn serves one connection in a nursery of its own, in which Accept
 // starts the connection's reader: it reads the opening handshake unless r
-// already has it (HTTPHandler), checks the origin, runs the handler in r's
-// scope (which a shutdown cancels) and closes the connection when the
-// handler returns. With a handler nursery the handler's error (or panic) is
+// already has it (HTTPHandler), checks the origin, runs the handler in the
+// nursery's body (a shutdown cancels the nursery) and closes the connection
+// when the handler returns. With a handler nursery the handler's error (or panic) is
 // returned (or goes on); otherwise it is logged and serveConn returns nil.
 // When ctx is cancelled (a failure in the handler nursery), the connection's
 // reader closes it with 1001, as a drain would.
@@ -353,25 +369,7 @@ func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) err
 				s.finish(r, errHandlerPanicked, ctx.Err() != nil)
 			}
 		}()
-		_ = r.scope.Run(ctx, func(ctx context.Context) error {
-			if r.hs == nil { // HTTPHandler has done all this already
-				// Off the goroutine: see offStack.
-				if err := r.offStack(func() error { return s.readHandshake(ctx, r) }); err != nil {
-					s.log.Debug("wsock: opening handshake failed", "remote", r.RemoteAddr().String(), "err", err)
-					return nil
-				}
-				if !s.originAllowed(r) {
-					s.log.Debug("wsock: origin refused", "remote", r.RemoteAddr().String(), "origin", r.Origin())
-					_ = r.Reject(ctx, http.StatusForbidden, nil, []byte("wsock: origin not allowed\n"))
-					return nil
-				}
-			}
-			herr = s.callHandler(ctx, r, h)
-			// Before the scope's exit cancels ctx: an Accept whose write
-			// that cancellation cuts off then says why (see Accept).
-			r.markReturned()
-			return nil
-		})
+		herr = s.handle(ctx, r, h)
 		r.settle()
 		returned = true
 		s.finish(r, herr, ctx.Err() != nil)
@@ -381,6 +379,27 @@ func (s *serverConfig) serveConn(ctx context.Context, r *Request, h Handler) err
 		return herr
 	}
 	return nil
+}
+
+// handle reads r's opening handshake unless HTTPHandler has, checks its origin and
+// calls h, in the body of the connection's nursery, whose cancellation (a shutdown, the
+// handler nursery's failure) is the handler's.
+func (s *serverConfig) handle(ctx context.Context, r *Request, h Handler) error {
+	if r.hs == nil { // HTTPHandler has done all this already
+		// Off the goroutine: see offStack.
+		if err := r.offStack(func() error { return s.readHandshake(ctx, r) }); err != nil {
+			s.log.Debug("wsock: opening handshake failed", "remote", r.RemoteAddr().String(), "err", err)
+			return nil
+		}
+		if !s.originAllowed(r) {
+			s.log.Debug("wsock: origin refused", "remote", r.RemoteAddr().String(), "origin", r.Origin())
+			_ = r.Reject(ctx, http.StatusForbidden, nil, []byte("wsock: origin not allowed\n"))
+			return nil
+		}
+	}
+	herr := s.callHandler(ctx, r, h)
+	r.markReturned()
+	return herr
 }
 
 // callHandler calls h, recovering and logging its panic unless a handler

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gotrio/gotrio/internal/nurseryhook"
+	"github.com/gotrio/gotrio/internal/scopehook"
 	"github.com/gotrio/gotrio/nursery"
 )
 
@@ -21,6 +22,10 @@ import (
 // interrupted (deadlines.interruptRead) and the task returns, its goroutine gone, handing
 // the turn over. So an idle connection whose handler waits in Receive is one goroutine,
 // and an echo loop reads in the handler's goroutine, with no hand-off per message.
+//
+// A connection starts with the turn free, as after a Receive: a handler that receives at
+// once reads in its own goroutine and the reader task never starts; otherwise it starts
+// after readerGrace, or at once when something needs reading (below).
 //
 // When a Receive gives the turn back, the reader task is started again (in the
 // connection's nursery, under the same name) at once if something needs reading now: a
@@ -42,7 +47,9 @@ import (
 // readerGrace is how long the turn may stay free after a Receive gave it back before the
 // reader task is started again: longer than a handler takes between two Receives in an
 // echo or request-response loop, short enough that a handler busy elsewhere still has
-// its peer's pings answered and its Close processed promptly.
+// its peer's pings answered and its Close processed promptly. The timer is not reset per
+// message: when it runs and a Receive has given the turn back since it was set, it waits
+// once more, so the task starts between readerGrace and twice that after the last Receive.
 const readerGrace = 20 * time.Millisecond
 
 // turnHolder says who holds the read turn.
@@ -60,32 +67,53 @@ type readTurn struct {
 	task        func(ctx context.Context) error // the reader task
 	callerReads bool                            // a Receive may take the turn
 
-	mu       sync.Mutex
+	// Guarded by mu.
 	holder   turnHolder
-	want     bool            // a Receive asked the task for the turn
-	granted  bool            // the task gave it the turn; wake holds a token
+	want     bool // a Receive asked the task for the turn
+	granted  bool // the task gave it the turn; wake holds a token
+	ended    bool // reading is over: the task finishes the connection
+	finished bool // the connection is finished: no more restarts
+	first    bool // timer is the connection's first grace, not reset since
+	armed    bool // timer is pending
+	mu       sync.Mutex
+	waiters  int32           // Receives waiting while someone else reads
+	releases uint32          // turns given back by a Receive, counted
+	mark     uint32          // releases when timer was last armed
 	wantCtx  context.Context // the ctx of the Receive that asked
 	wake     chan struct{}   // 1-slot: the turn was granted
-	waiters  int             // Receives waiting while someone else reads
-	ended    bool            // reading is over: the task finishes the connection
 	timer    *time.Timer     // restarts the task after readerGrace
-	finished bool            // the connection is finished: no more restarts
 }
 
-// startReader starts c's reader task, fn, in n, where c holds a place until fn releases
+// startReader readies c's reader task, fn, in n, where c holds a place until fn releases
 // it (c.turn.hold), once it has finished the connection: so n waits for c, as for a task,
 // while the task's goroutine comes and goes. Callers read only on a raw socket, whose
-// reads a deadline interrupts without losing data. It panics with nursery.ErrClosed if n
-// has finished, as n.Go does.
+// reads a deadline interrupts without losing data; there the task starts when it is
+// needed (see the top of this file), elsewhere at once. It panics with
+// nursery.ErrClosed if n has finished, as n.Go does.
 func (c *Conn) startReader(n *nursery.Nursery, fn func(ctx context.Context) error) {
 	h, ok := nurseryhook.Hold(n)
 	if !ok {
 		panic(nursery.ErrClosed)
 	}
-	c.turn.hold, c.turn.task = h, fn
-	c.turn.callerReads = rawSocket(c.nc)
-	c.turn.holder = turnTask
-	h.Go(c.String()+" reader", fn)
+	t := &c.turn
+	t.hold, t.task = h, fn
+	t.callerReads = rawSocket(c.nc)
+	if !t.callerReads {
+		t.holder = turnTask
+		h.Go(c.String()+" reader", fn)
+		return
+	}
+	// The turn starts free, as after a Receive: a handler that receives at once reads in
+	// its own goroutine, and the task starts only if nobody does within readerGrace (or
+	// when something needs reading first). Under t.mu, which everything that starts the
+	// task takes first, so that the task sees c.awayStop.
+	owner := scopehook.Context(n.Scope())
+	c.dl.setOwner(owner.Done())
+	t.mu.Lock()
+	t.holder = turnFree
+	c.watchOwner(owner)
+	t.timer, t.first, t.armed = time.AfterFunc(readerGrace, c.graceOver), true, true
+	t.mu.Unlock()
 }
 
 // rawSocket reports whether nc is a TCP or unix socket.
@@ -171,16 +199,38 @@ func (c *Conn) releaseTurn(now bool) {
 		return
 	}
 	t.holder = turnFree
-	if t.timer == nil {
-		t.timer = time.AfterFunc(readerGrace, c.graceOver)
-	} else {
+	t.releases++
+	t.first = false
+	switch {
+	case t.timer == nil:
+		t.timer, t.armed, t.mark = time.AfterFunc(readerGrace, c.graceOver), true, t.releases
+	case !t.armed:
 		t.timer.Reset(readerGrace)
+		t.armed, t.mark = true, t.releases
 	}
+	// A pending timer is not reset per message: when it runs, it sees t.releases.
 	t.mu.Unlock()
 }
 
 // graceOver starts the reader task once readerGrace has passed, if the turn is still free.
+// The timer of the connection's first grace is dropped once it has run, unless a Receive
+// has reset it since: an idle connection whose handler waits in Receive keeps no timer.
 func (c *Conn) graceOver() {
+	t := &c.turn
+	t.mu.Lock()
+	t.armed = false
+	if t.first {
+		t.timer, t.first = nil, false
+	}
+	if t.holder == turnFree && t.releases != t.mark && !t.finished {
+		// A Receive gave the turn back less than readerGrace ago: wait for the rest
+		// of its grace, at most readerGrace more.
+		t.timer.Reset(readerGrace)
+		t.armed, t.mark = true, t.releases
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
 	c.ensureReader()
 }
 
@@ -218,9 +268,10 @@ func (c *Conn) pingsWaiting() bool {
 // receiveTurn is Receive on a connection whose callers read, once nothing was queued.
 //
 // An idle connection waits here, in its handler's goroutine: the frames between Receive
-// and the wait for data are kept small (the wait for a grant is receiveWait's, the wait
-// for data is rawReader.wait's), so that a handler whose stack fits 4 KiB waiting in
-// Receive still fits it reading in Receive.
+// and the wait for data are kept small (the wait for a grant is receiveWait's; the wait
+// for data is a read that receiveHolding makes before readFrames, which reads into a
+// pooled buffer only once data has come: see rawReader), so that a handler whose stack
+// fits 4 KiB waiting in Receive still fits it reading in Receive.
 func (c *Conn) receiveTurn(ctx context.Context) (Message, error) {
 	t := &c.turn
 	for {
@@ -266,7 +317,7 @@ func (c *Conn) receiveWait(ctx context.Context, wanted bool) (m Message, err err
 		wake = c.turn.wake
 	}
 	select {
-	case m := <-c.msgs:
+	case m := <-c.queue():
 		c.leaveWait(wanted)
 		return m, nil, false
 	case <-wake:
@@ -314,7 +365,7 @@ func (c *Conn) leaveWait(wanted bool) {
 func (c *Conn) receiveHolding(ctx context.Context) (m Message, err error, done bool) {
 	// What the task queued before it gave the turn up comes first.
 	select {
-	case m := <-c.msgs:
+	case m := <-c.queued():
 		c.releaseTurn(false)
 		return m, nil, true
 	default:
@@ -331,7 +382,11 @@ func (c *Conn) receiveHolding(ctx context.Context) (m Message, err error, done b
 		}
 	}
 	if c.idle() {
-		c.raw.wait() // with few frames on the stack; readFrames reads what came
+		// The wait for data, with few frames on the stack (see readFrames).
+		c.readOnce()
+		if c.rs.rerr != nil && c.dl.takeInterrupt(c.rs.rerr) {
+			c.rs.rerr = nil // interrupted: readFrames looks at why
+		}
 	}
 	c.rs.caller = true
 	stop := c.readFrames(ctx, true)

@@ -220,6 +220,29 @@ func TestPingIsAnsweredWhileTheHandlerIsBusyPastTheGracePeriod(t *testing.T) {
 	require.NoError(t, err)
 }
 
+func TestAConnectionWhoseHandlerNeverReceivesAnswersPingsAndTheClose(t *testing.T) {
+	release := make(chan struct{})
+	closed := make(chan *CloseReason, 1)
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		defer n.Scope().Cancel("test over")
+		rc, _ := serveRaw(t, n, func(ctx context.Context, c *Conn) error {
+			<-release // never receives: the connection starts with nobody reading
+			closed <- c.CloseReason()
+			return nil
+		})
+		defer rc.nc.Close()
+		rc.ping("anyone")
+		rc.send(proto.OpClose, string([]byte{0x03, 0xe8}))
+		rc.expect(proto.OpClose, string([]byte{0x03, 0xe8}))
+		close(release)
+		return nil
+	})
+	require.NoError(t, err)
+	r := <-closed
+	require.NotNil(t, r, "the peer's Close was carried out while the handler waited")
+	assert.Equal(t, NormalClosure, r.Code)
+}
+
 func TestCancelledReceiveLosesNoMessageReadInPart(t *testing.T) {
 	cancels := make(chan context.CancelFunc, 1)
 	results := make(chan string, 2)

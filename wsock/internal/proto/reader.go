@@ -83,14 +83,14 @@ type Reader struct {
 	err error // sticky: the first *Error, or io.EOF after a close frame
 
 	// Current frame. (The small fields sit where they fill the arrays' padding: a Reader is
-	// allocated per connection, and 288 bytes is an allocator size class.)
+	// allocated per connection, and 176 bytes is an allocator size class.)
 	hdr       [MaxHeaderLen]byte // the part of a header split across calls
 	hdrLen    uint8              // bytes in hdr; at most MaxHeaderLen
 	inPayload bool               // the header is parsed; remaining payload bytes follow
 	h         Header
 	remaining int64
 	maskPos   int
-	ctrl      [maxControlPayload]byte // a control payload split across calls
+	ctrl      *[maxControlPayload]byte // a control payload split across calls, made for the first one
 
 	// Current message.
 	msgOp      Opcode // OpText or OpBinary while a message is in progress, else 0
@@ -360,6 +360,9 @@ func (r *Reader) readControl(ev *Event, src []byte, n int) (int, error) {
 	} else {
 		var chunk []byte
 		chunk, n = r.take(src, n)
+		if r.ctrl == nil {
+			r.ctrl = new([maxControlPayload]byte)
+		}
 		r.ctrlLen += copy(r.ctrl[r.ctrlLen:], chunk)
 		if r.remaining > 0 {
 			return n, nil

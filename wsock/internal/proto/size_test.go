@@ -5,10 +5,10 @@ import (
 	"unsafe"
 )
 
-// TestReaderSizeClass keeps Reader within the 288-byte size class of the allocator: every
-// connection has one, and the next class up is 320 bytes.
+// TestReaderSizeClass keeps Reader within the 176-byte size class of the allocator: every
+// connection has one, and the next class up is 192 bytes.
 func TestReaderSizeClass(t *testing.T) {
-	if n := unsafe.Sizeof(Reader{}); n > 288 {
-		t.Errorf("unsafe.Sizeof(Reader{}) = %d, want <= 288 (a size class of the allocator)", n)
+	if n := unsafe.Sizeof(Reader{}); n > 176 {
+		t.Errorf("unsafe.Sizeof(Reader{}) = %d, want <= 176 (a size class of the allocator)", n)
 	}
 }
