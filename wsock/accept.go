@@ -67,12 +67,24 @@ func (s requestState) String() string {
 // Header returns the values of the request header field name (any case),
 // joined with ", ", or "" if there is none.
 func (r *Request) Header(name string) string {
-	return strings.Join(r.hs.Header.Values(name), ", ")
+	return strings.Join(r.header().Values(name), ", ")
 }
 
 // Headers returns every field of the request under canonical keys; Get and
 // Values look names up in any case. It must not be modified.
-func (r *Request) Headers() http.Header { return r.hs.Header }
+func (r *Request) Headers() http.Header { return r.header() }
+
+// header returns the request's header fields. A Server drops the map once it
+// has checked the head (most handlers never look at it, and an idle connection
+// should not hold it) and builds it again here, once, from the head it keeps.
+func (r *Request) header() http.Header {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.hs.Header == nil {
+		r.hs.Header = r.hs.Parsed()
+	}
+	return r.hs.Header
+}
 
 // Path returns the resource the client asked for: the path and the query
 // ("/chat?room=1"), percent-encoding as sent.
@@ -274,23 +286,22 @@ func (r *Request) accept(ctx context.Context, opts *AcceptOptions) (*Conn, error
 		return nil, &opError{"accept", err}
 	}
 	cfg := connConfig{
-		netConn:            r.nc,
-		buffered:           r.buffered,
-		role:               proto.Server,
-		path:               r.Path(),
-		subprotocol:        opts.Subprotocol,
-		requestHeader:      r.hs.Header,
-		makeResponseHeader: lazyResponseHeader(r.hs.Key, opts.Subprotocol, extensions, opts.Header),
-		deflate:            params,
-		deflateConfig:      dcfg,
-		maxMessageSize:     lim.maxMessageSize,
-		queueSize:          lim.queueSize,
-		readBufferSize:     lim.readBufferSize,
-		disconnectTimeout:  lim.disconnectTimeout,
-		logger:             lim.logger,
+		netConn:           r.nc,
+		buffered:          r.buffered,
+		role:              proto.Server,
+		path:              r.Path(),
+		subprotocol:       opts.Subprotocol,
+		makeHeaders:       lazyHeaders(r, opts.Subprotocol, extensions, opts.Header),
+		deflate:           params,
+		deflateConfig:     dcfg,
+		maxMessageSize:    lim.maxMessageSize,
+		queueSize:         lim.queueSize,
+		readBufferSize:    lim.readBufferSize,
+		disconnectTimeout: lim.disconnectTimeout,
+		logger:            lim.logger,
 	}
 	if r.isHTTP2() {
-		cfg.makeResponseHeader, cfg.responseHeader = nil, h2Header
+		cfg.responseHeader = h2Header
 	}
 	c := newConn(cfg)
 	r.buffered = nil
@@ -482,11 +493,13 @@ func (r *Request) write(ctx context.Context, b []byte) error {
 	return &handshakeFailed{"write answer", err}
 }
 
-// lazyResponseHeader returns a function that builds responseHeader's result, with extra
-// as it is now.
-func lazyResponseHeader(key, protocol, extensions string, extra http.Header) func() http.Header {
+// lazyHeaders returns a function that returns r's header and builds responseHeader's
+// result, with extra as it is now.
+func lazyHeaders(r *Request, protocol, extensions string, extra http.Header) func() (req, resp http.Header) {
 	extra = extra.Clone()
-	return func() http.Header { return responseHeader(key, protocol, extensions, extra) }
+	return func() (http.Header, http.Header) {
+		return r.header(), responseHeader(r.hs.Key, protocol, extensions, extra)
+	}
 }
 
 // responseHeader is the header of the answer AppendAccept wrote, for

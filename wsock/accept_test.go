@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -345,4 +346,42 @@ func TestRequestURLParsesPathAndQuery(t *testing.T) {
 			assert.Empty(t, u.Host, "an absolute target keeps its path and query only")
 		}
 	})
+}
+
+func TestAnAcceptedConnectionHoldsNoRequestHeaderMapUntilAskedAndThenTheWholeHeader(t *testing.T) {
+	type seen struct {
+		heldAfterAccept bool
+		fromRequest     http.Header
+		fromConn        http.Header
+	}
+	got := make(chan seen, 1)
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		srv, err := nursery.Start(ctx, n, ServeTask("127.0.0.1:0", func(ctx context.Context, r *Request) error {
+			c, err := r.Accept(ctx, nil)
+			if err != nil {
+				return err
+			}
+			r.mu.Lock()
+			held := r.hs.Header != nil
+			r.mu.Unlock()
+			got <- seen{heldAfterAccept: held, fromConn: c.RequestHeader(), fromRequest: r.Headers()}
+			_, err = c.Receive(ctx)
+			return err
+		}, nil))
+		require.NoError(t, err)
+		defer n.Scope().Cancel("test over")
+		opts := &DialOptions{Header: http.Header{"X-Custom": {"a", "b"}}}
+		url := "ws://127.0.0.1:" + strconv.Itoa(srv.Port()) + "/"
+		return Open(ctx, url, opts, func(ctx context.Context, c *Conn) error {
+			s := <-got
+			assert.False(t, s.heldAfterAccept, "the map was dropped once the head was checked")
+			assert.Equal(t, []string{"a", "b"}, s.fromConn["X-Custom"], "repeated fields, in order")
+			assert.Equal(t, []string{"127.0.0.1:" + strconv.Itoa(srv.Port())}, s.fromConn["Host"])
+			assert.Equal(t, []string{"13"}, s.fromConn["Sec-Websocket-Version"])
+			assert.Equal(t, reflect.ValueOf(s.fromConn).Pointer(), reflect.ValueOf(s.fromRequest).Pointer(),
+				"the same map, built once, from either accessor")
+			return nil
+		})
+	})
+	require.NoError(t, err)
 }

@@ -29,14 +29,14 @@ type connConfig struct {
 	path                          string // request target (path?query)
 	subprotocol                   string
 	requestHeader, responseHeader http.Header
-	makeResponseHeader            func() http.Header // builds responseHeader on first use, if set
-	deflate                       *deflate.Params    // nil: permessage-deflate not negotiated
-	deflateConfig                 deflate.Config     // level, threshold
-	maxMessageSize                int64              // <= 0: unlimited
-	queueSize                     int                // MessageQueueSize (0 = rendezvous)
-	readBufferSize                int                // <= 0: DefaultReadBufferSize
-	disconnectTimeout             time.Duration      // <= 0: unbounded
-	logger                        *slog.Logger       // nil: slog.Default()
+	makeHeaders                   func() (req, resp http.Header) // builds those left nil on first use, if set
+	deflate                       *deflate.Params                // nil: permessage-deflate not negotiated
+	deflateConfig                 deflate.Config                 // level, threshold
+	maxMessageSize                int64                          // <= 0: unlimited
+	queueSize                     int                            // MessageQueueSize (0 = rendezvous)
+	readBufferSize                int                            // <= 0: DefaultReadBufferSize
+	disconnectTimeout             time.Duration                  // <= 0: unbounded
+	logger                        *slog.Logger                   // nil: slog.Default()
 }
 
 // smallRead is the size of the buffer an idle connection waits for data with.
@@ -71,8 +71,8 @@ type Conn struct {
 	name                          string
 	path, subprotocol             string
 	requestHeader, responseHeader http.Header
-	makeResponseHeader            func() http.Header // builds responseHeader, once
-	responseHeaderOnce            sync.Once
+	makeHeaders                   func() (req, resp http.Header) // builds those left nil, once
+	headersOnce                   sync.Once
 	readBufferSize                int32 // ReadBufferSize
 	logger                        *slog.Logger
 	disconnectTimeout             time.Duration
@@ -230,17 +230,17 @@ func newConn(cfg connConfig) *Conn {
 		panic("wsock: connConfig.role must be proto.Client or proto.Server")
 	}
 	c := &Conn{
-		nc:                 cfg.netConn,
-		role:               cfg.role,
-		path:               cfg.path,
-		subprotocol:        cfg.subprotocol,
-		requestHeader:      cfg.requestHeader,
-		responseHeader:     cfg.responseHeader,
-		makeResponseHeader: cfg.makeResponseHeader,
-		logger:             cfg.logger,
-		disconnectTimeout:  cfg.disconnectTimeout,
-		readBufferSize:     int32(min(cfg.readBufferSize, math.MaxInt32)),
-		queueSize:          int32(min(max(cfg.queueSize, 0), math.MaxInt32)),
+		nc:                cfg.netConn,
+		role:              cfg.role,
+		path:              cfg.path,
+		subprotocol:       cfg.subprotocol,
+		requestHeader:     cfg.requestHeader,
+		responseHeader:    cfg.responseHeader,
+		makeHeaders:       cfg.makeHeaders,
+		logger:            cfg.logger,
+		disconnectTimeout: cfg.disconnectTimeout,
+		readBufferSize:    int32(min(cfg.readBufferSize, math.MaxInt32)),
+		queueSize:         int32(min(max(cfg.queueSize, 0), math.MaxInt32)),
 	}
 	c.dl.c = c
 	c.rs.pending = cfg.buffered
@@ -281,16 +281,32 @@ func (c *Conn) Subprotocol() string { return c.subprotocol }
 func (c *Conn) Path() string { return c.path }
 
 // RequestHeader returns the header of the opening handshake's request.
-func (c *Conn) RequestHeader() http.Header { return c.requestHeader }
+func (c *Conn) RequestHeader() http.Header {
+	c.loadHeaders()
+	return c.requestHeader
+}
 
 // ResponseHeader returns the header of the opening handshake's response.
 func (c *Conn) ResponseHeader() http.Header {
-	if c.makeResponseHeader != nil {
-		// A server builds it on demand: few handlers look at it, and an idle connection
-		// should not hold a map for it.
-		c.responseHeaderOnce.Do(func() { c.responseHeader = c.makeResponseHeader() })
-	}
+	c.loadHeaders()
 	return c.responseHeader
+}
+
+// loadHeaders builds the handshake's headers a server left to build on demand: few
+// handlers look at them, and an idle connection should not hold maps for them.
+func (c *Conn) loadHeaders() {
+	if c.makeHeaders == nil {
+		return
+	}
+	c.headersOnce.Do(func() {
+		req, resp := c.makeHeaders()
+		if c.requestHeader == nil {
+			c.requestHeader = req
+		}
+		if c.responseHeader == nil {
+			c.responseHeader = resp
+		}
+	})
 }
 
 // LocalAddr returns the local network address.

@@ -276,6 +276,9 @@ func (s *serverConfig) readHandshake(ctx context.Context, r *Request) error {
 		_ = r.nc.Close()
 		return err
 	}
+	// Checked: what the rest needs has its own fields, and the map is built again if
+	// the handler asks for it (Request.Headers).
+	hs.Header = nil
 	r.hs = hs
 	r.buffered = rest
 	return nil

@@ -37,6 +37,8 @@ func FuzzParseRequest(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, n, n2)
 		require.Equal(t, req, again)
+		// The header built again from the head is the one parsed.
+		require.Equal(t, req.Header, req.Parsed())
 		short, n3, err := ParseRequest(b[:n-1], lim)
 		require.NoError(t, err)
 		require.Zero(t, n3)

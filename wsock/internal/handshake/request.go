@@ -24,6 +24,19 @@ type Request struct {
 	// Extensions is the raw Sec-WebSocket-Extensions offer, all fields joined with ", ".
 	Extensions string
 	Origin     string // Origin, "" if absent
+
+	head string // the head ParseRequest parsed, from which Parsed builds Header again
+}
+
+// Parsed returns the header fields of the head ParseRequest parsed, as Header held them
+// (a new map each call), or nil for a request ParseRequest did not make. A server that
+// keeps a request for a connection's life may drop Header once it has checked the
+// request, and build it again only if asked.
+func (r *Request) Parsed() http.Header {
+	if r.head == "" {
+		return nil
+	}
+	return buildHeader(r.head, strings.Count(r.head, "\r\n")-2)
 }
 
 // ParseRequest parses a request head from the start of b. It returns the
@@ -48,7 +61,7 @@ func ParseRequest(b []byte, lim Limits) (req *Request, n int, err error) {
 	head := string(b[:end])
 	method, rest, _ := strings.Cut(head[:strings.Index(head, "\r\n")], " ")
 	target, proto, _ := strings.Cut(rest, " ")
-	req = &Request{Method: method, Target: target, Proto: proto, Header: buildHeader(head, fields)}
+	req = &Request{Method: method, Target: target, Proto: proto, Header: buildHeader(head, fields), head: head}
 	req.fill()
 	return req, end, nil
 }
