@@ -52,6 +52,12 @@ import (
 // once more, so the task starts between readerGrace and twice that after the last Receive.
 const readerGrace = 20 * time.Millisecond
 
+// slowProbe is how many messages, once they came slower than readerGrace, the grace
+// timer is stopped for when a Receive takes the turn, before it is left to run again to
+// see whether they still do: a timer run that finds a Receive reading costs a goroutine,
+// a stop and a reset cost two updates of the timer heap.
+const slowProbe = 64
+
 // turnHolder says who holds the read turn.
 type turnHolder uint8
 
@@ -69,12 +75,13 @@ type readTurn struct {
 
 	// Guarded by mu.
 	holder   turnHolder
-	want     bool // a Receive asked the task for the turn
-	granted  bool // the task gave it the turn; wake holds a token
-	ended    bool // reading is over: the task finishes the connection
-	finished bool // the connection is finished: no more restarts
-	first    bool // timer is the connection's first grace, not reset since
-	armed    bool // timer is pending
+	want     bool  // a Receive asked the task for the turn
+	granted  bool  // the task gave it the turn; wake holds a token
+	ended    bool  // reading is over: the task finishes the connection
+	finished bool  // the connection is finished: no more restarts
+	first    bool  // timer is the connection's first grace, not reset since
+	armed    bool  // timer is pending
+	slow     uint8 // > 0: messages come slower than readerGrace; see receiveTurn
 	mu       sync.Mutex
 	waiters  int32           // Receives waiting while someone else reads
 	releases uint32          // turns given back by a Receive, counted
@@ -222,6 +229,12 @@ func (c *Conn) graceOver() {
 	if t.first {
 		t.timer, t.first = nil, false
 	}
+	if t.holder == turnCaller && t.releases == t.mark {
+		// A Receive gave the turn back once since the timer was armed, and took it
+		// again: messages come slower than readerGrace. Stop the timer when a
+		// Receive takes the turn, for the next slowProbe messages.
+		t.slow = slowProbe
+	}
 	if t.holder == turnFree && t.releases != t.mark && !t.finished {
 		// A Receive gave the turn back less than readerGrace ago: wait for the rest
 		// of its grace, at most readerGrace more.
@@ -281,6 +294,16 @@ func (c *Conn) receiveTurn(ctx context.Context) (Message, error) {
 		switch {
 		case open && t.holder == turnFree:
 			t.holder = turnCaller
+			if t.slow > 0 && t.armed && t.timer.Stop() {
+				// Messages come slower than readerGrace: the timer would run after
+				// each one, while a Receive holds the turn, for nothing (a goroutine
+				// and often a thread's wake-up each time). Stopped here, it is armed
+				// again when the turn is given back. After a number of messages the
+				// timer is left to run once more, to see whether they still come
+				// slowly (see graceOver).
+				t.armed = false
+				t.slow--
+			}
 			t.mu.Unlock()
 			if m, err, done := c.receiveHolding(ctx); done {
 				return m, err

@@ -609,3 +609,81 @@ func TestOpenWhoseBodyWaitsInReceiveReportsThePeersCloseAsTheReaderTaskDid(t *te
 		})
 	}
 }
+
+// turnState is a snapshot of c's grace timer: whether it is pending, and for how many
+// more messages it is stopped when a Receive takes the turn.
+func turnState(c *Conn) (holder turnHolder, armed bool, slow uint8) {
+	c.turn.mu.Lock()
+	defer c.turn.mu.Unlock()
+	return c.turn.holder, c.turn.armed, c.turn.slow
+}
+
+func TestGraceTimerIsStoppedWhileMessagesComeSlowerThanTheGraceAndStillStartsTheTask(t *testing.T) {
+	got, release := make(chan string), make(chan struct{})
+	err := nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		defer n.Scope().Cancel("test over")
+		rc, c := serveRaw(t, n, func(ctx context.Context, c *Conn) error {
+			for {
+				m, err := c.Receive(ctx)
+				if err != nil {
+					return err
+				}
+				got <- string(m.Data)
+				if string(m.Data) == "last" {
+					<-release // busy elsewhere: nobody receives
+					return nil
+				}
+			}
+		})
+		defer rc.nc.Close()
+		readerGone(t, c)
+		inReceive := func() bool { h, _, _ := turnState(c); return h == turnCaller }
+
+		timerRan := func() bool { _, armed, _ := turnState(c); return !armed }
+
+		// The handler waits in Receive for longer than the grace: the timer, which
+		// runs for nothing, tells the connection that messages come slowly. (The
+		// first message may come within the grace of the opening: then the second
+		// tells.)
+		var slow uint8
+		for k := 0; slow == 0; k++ {
+			require.Less(t, k, 3, "the grace timer ran for nothing and messages still count as fast")
+			rc.send(proto.OpText, "first")
+			assert.Equal(t, "first", <-got)
+			waitUntil(t, "the handler receives again", inReceive)
+			waitUntil(t, "the grace timer has run", timerRan)
+			_, _, slow = turnState(c)
+		}
+		// From then on the timer is stopped when a Receive takes the turn back, for
+		// slowProbe messages in all; then it is left to run again.
+		for k := int(slow) - 1; k >= 0; k-- {
+			rc.send(proto.OpText, "slow")
+			assert.Equal(t, "slow", <-got)
+			waitUntil(t, "the handler receives again", inReceive)
+			_, armed, slow := turnState(c)
+			if !assert.False(t, armed, "the grace timer is pending while a Receive reads, %d messages before the probe", k) {
+				break
+			}
+			assert.Equal(t, k, int(slow))
+		}
+		rc.send(proto.OpText, "probe")
+		assert.Equal(t, "probe", <-got)
+		waitUntil(t, "the handler receives again", inReceive)
+		_, armed, _ := turnState(c)
+		assert.True(t, armed, "after slowProbe messages the grace timer is left pending")
+		waitUntil(t, "the grace timer has run again", timerRan)
+		_, _, slow = turnState(c)
+		assert.Equal(t, slowProbe, int(slow), "the timer that ran for nothing again sets the count afresh")
+		assert.Zero(t, taskGoroutines(t, c.String()+" reader"), "the reader task started while a Receive read")
+
+		// A handler that stops receiving still has its pings answered: giving the
+		// turn back armed the timer again.
+		rc.send(proto.OpText, "last")
+		assert.Equal(t, "last", <-got)
+		rc.ping("are you there")
+		close(release)
+		rc.expect(proto.OpClose, string([]byte{0x03, 0xe8}))
+		return nil
+	})
+	require.NoError(t, err)
+}
