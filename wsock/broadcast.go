@@ -61,11 +61,28 @@ func Broadcast(ctx context.Context, pm *PreparedMessage, conns []*Conn, opts *Br
 	if pm == nil {
 		panic("wsock: Broadcast with a nil *PreparedMessage")
 	}
-	b := broadcast{pm: pm, conns: conns}
+	return broadcastTo(ctx, &broadcast{pm: pm, conns: conns}, opts)
+}
+
+// BroadcastBatch sends the messages of pb to every connection of conns, as
+// SendBatch(ctx, pb) on each, as Broadcast sends one message: the same workers, ordering,
+// bounds and errors. A room whose messages come faster than it can send them to all
+// its connections can broadcast, after each round, everything that came meanwhile as
+// one batch: each server connection then takes one write per round instead of one per
+// message. It panics if pb or a connection is nil.
+func BroadcastBatch(ctx context.Context, pb *PreparedBatch, conns []*Conn, opts *BroadcastOptions) error {
+	if pb == nil {
+		panic("wsock: BroadcastBatch with a nil *PreparedBatch")
+	}
+	return broadcastTo(ctx, &broadcast{pb: pb, conns: conns}, opts)
+}
+
+// broadcastTo runs b.
+func broadcastTo(ctx context.Context, b *broadcast, opts *BroadcastOptions) error {
 	if opts != nil {
 		b.timeout = opts.SendTimeout
 	}
-	workers := broadcastWorkers(len(conns))
+	workers := broadcastWorkers(len(b.conns))
 	if workers == 0 {
 		b.work(ctx, ctx)
 	} else {
@@ -98,7 +115,8 @@ func broadcastWorkers(n int) int {
 
 // broadcast is one call of Broadcast.
 type broadcast struct {
-	pm      *PreparedMessage
+	pm      *PreparedMessage // the message; nil: pb
+	pb      *PreparedBatch
 	conns   []*Conn
 	timeout time.Duration
 	next    atomic.Int64 // index of the next connection to take
@@ -131,10 +149,10 @@ func (b *broadcast) send(ctx context.Context, i int) {
 	var err error
 	if b.timeout > 0 {
 		err = cancel.FailAfter(ctx, b.timeout, func(ctx context.Context) error {
-			return c.SendPrepared(ctx, b.pm)
+			return b.sendTo(ctx, c)
 		})
 	} else {
-		err = c.SendPrepared(ctx, b.pm)
+		err = b.sendTo(ctx, c)
 	}
 	if err == nil {
 		return
@@ -147,6 +165,14 @@ func (b *broadcast) send(ctx context.Context, i int) {
 	b.failed = append(b.failed, SendFailure{Conn: c, Err: err})
 	b.index = append(b.index, i)
 	b.mu.Unlock()
+}
+
+// sendTo sends the broadcast's message or batch to c.
+func (b *broadcast) sendTo(ctx context.Context, c *Conn) error {
+	if b.pm != nil {
+		return c.SendPrepared(ctx, b.pm)
+	}
+	return c.SendBatch(ctx, b.pb)
 }
 
 // result is what Broadcast returns once every worker has returned.
