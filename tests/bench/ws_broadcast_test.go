@@ -9,12 +9,27 @@ package bench
 // NewPreparedMessage and WritePreparedMessage, gws with its Broadcaster (which
 // queues each write to the connection's own writer), coder, which has no
 // prepared messages, with one Write per connection. An iteration is one
-// broadcast; it ends when the peer has received the message on every
-// connection. ns/recipient, B/recipient and allocs/recipient divide by the
+// broadcast. ns/recipient, B/recipient and allocs/recipient divide by the
 // number of connections; cpu-ns/recipient is the server process's CPU time
 // (user+system) per recipient, which does not depend on how fast the peer
 // reads, nor on whether a library writes in the caller's goroutine or in its
-// own; the allocations are the server process's, from runtime.MemStats.
+// own; peer-cpu-ns/recipient is the peer process's (from /proc, in clock
+// ticks: meaningful over runs of a second or more); the allocations are the
+// server process's, from runtime.MemStats.
+//
+// Two modes. mode=one: each broadcast is received on every connection before
+// the next is made, the time of one message to the whole room. mode=stream:
+// b.N broadcasts are made back to back, then the peer waits for all of them:
+// the rate of a busy room. There gws's Broadcaster, which only queues each
+// write (to a goroutine per connection) and returns, has several messages
+// queued per connection, written one after the other and read by the peer
+// together; a synchronous broadcast (gotrio's Broadcast, gorilla's loop)
+// sends the next message only once the last went to everyone. The row
+// impl=gotrio-batch is the gotrio way to run a busy room: broadcast queues
+// the message in the room's inbox and returns; the room's task broadcasts
+// what came meanwhile as one PreparedBatch (wsock.BroadcastBatch), one write
+// per connection for the lot. In mode=one it broadcasts one message at a
+// time, as impl=gotrio does.
 
 import (
 	"bufio"
@@ -33,6 +48,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/lxzan/gws"
 
+	"github.com/gotrio/gotrio/nursery"
 	"github.com/gotrio/gotrio/wsock"
 )
 
@@ -76,6 +92,7 @@ var broadcasters = []struct {
 }{
 	{"gotrio", "gotrio", func(h *handler) (*room, error) { return gotrioRoom(h, gotrioBroadcast) }},
 	{"gotrio-loop", "gotrio", func(h *handler) (*room, error) { return gotrioRoom(h, gotrioLoop) }},
+	{"gotrio-batch", "gotrio", gotrioBatchRoom},
 	{"gorilla", "gorilla", gorillaRoom},
 	{"coder", "coder", coderRoom},
 	{"gws", "gws", gwsRoom},
@@ -134,6 +151,69 @@ func (m *members[C]) snapshot() []C {
 
 func gotrioRoom(h *handler, send func(context.Context, *wsock.PreparedMessage, []*wsock.Conn) error) (*room, error) {
 	var ms members[*wsock.Conn]
+	return gotrioServeRoom(h, &ms, nil, func(ctx context.Context) func([]byte) error {
+		return func(msg []byte) error {
+			return send(ctx, wsock.NewPreparedMessage(wsock.BinaryMessage, msg), ms.snapshot())
+		}
+	})
+}
+
+// inbox is the messages a batching room has yet to broadcast.
+type inbox struct {
+	mu    sync.Mutex
+	msgs  []*wsock.PreparedMessage
+	err   error         // the last broadcast's failure, returned by the next post
+	ready chan struct{} // 1-slot: msgs is not empty
+}
+
+// post queues msg for the room's task.
+func (ib *inbox) post(msg []byte) error {
+	pm := wsock.NewPreparedMessage(wsock.BinaryMessage, msg)
+	ib.mu.Lock()
+	ib.msgs = append(ib.msgs, pm)
+	err := ib.err
+	ib.mu.Unlock()
+	select {
+	case ib.ready <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+// run broadcasts what is posted, everything that came since the last
+// broadcast as one batch, until ctx is done.
+func (ib *inbox) run(ctx context.Context, ms *members[*wsock.Conn]) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ib.ready:
+		}
+		ib.mu.Lock()
+		pms := ib.msgs
+		ib.msgs = nil
+		ib.mu.Unlock()
+		err := wsock.BroadcastBatch(ctx, wsock.NewPreparedBatch(pms...), ms.snapshot(), nil)
+		if err != nil && ctx.Err() == nil {
+			ib.mu.Lock()
+			ib.err = err
+			ib.mu.Unlock()
+		}
+	}
+}
+
+func gotrioBatchRoom(h *handler) (*room, error) {
+	var ms members[*wsock.Conn]
+	ib := &inbox{ready: make(chan struct{}, 1)}
+	return gotrioServeRoom(h, &ms, func(ctx context.Context) error { return ib.run(ctx, &ms) },
+		func(context.Context) func([]byte) error { return ib.post })
+}
+
+// gotrioServeRoom serves a room of gotrio connections, registered in ms, with
+// task (if not nil) running beside the server; broadcast makes the room's
+// broadcast function from the server's ctx.
+func gotrioServeRoom(h *handler, ms *members[*wsock.Conn], task func(context.Context) error,
+	broadcast func(context.Context) func([]byte) error) (*room, error) {
 	srv, err := wsock.Listen("127.0.0.1:0", gotrioServerOptions)
 	if err != nil {
 		return nil, err
@@ -143,28 +223,30 @@ func gotrioRoom(h *handler, send func(context.Context, *wsock.PreparedMessage, [
 	//gotrio:go the benchmark server runs the way the compared libraries' servers do; joined by <-done
 	go func() {
 		defer close(done)
-		_ = srv.Serve(ctx, func(ctx context.Context, r *wsock.Request) error {
-			c, err := r.Accept(ctx, nil)
-			if err != nil {
-				return err
+		_ = nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
+			if task != nil {
+				n.GoNamed("room", task)
 			}
-			ms.add(c)
-			defer ms.remove(c)
-			h.opened()
-			defer h.closed()
-			for {
-				m, err := c.Receive(ctx)
+			return srv.Serve(ctx, func(ctx context.Context, r *wsock.Request) error {
+				c, err := r.Accept(ctx, nil)
 				if err != nil {
-					return nil
+					return err
 				}
-				m.Release()
-			}
+				ms.add(c)
+				defer ms.remove(c)
+				h.opened()
+				defer h.closed()
+				for {
+					m, err := c.Receive(ctx)
+					if err != nil {
+						return nil
+					}
+					m.Release()
+				}
+			})
 		})
 	}()
-	broadcast := func(msg []byte) error {
-		return send(ctx, wsock.NewPreparedMessage(wsock.BinaryMessage, msg), ms.snapshot())
-	}
-	return &room{addr: srv.Addr().String(), broadcast: broadcast, stop: func() { stop(); <-done }}, nil
+	return &room{addr: srv.Addr().String(), broadcast: broadcast(ctx), stop: func() { stop(); <-done }}, nil
 }
 
 func gorillaRoom(h *handler) (*room, error) {
@@ -293,45 +375,57 @@ func BenchmarkBroadcast(b *testing.B) {
 	n := broadcastConns(b)
 	ps := newPeers(b)
 	msg := []byte(strings.Repeat("x", broadcastSize))
-	for _, bc := range broadcasters {
-		b.Run(fmt.Sprintf("conns=%d/size=%d/impl=%s", n, broadcastSize, bc.name), func(b *testing.B) {
-			h := newHandler()
-			rm, err := bc.room(h)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer rm.stop()
-			p := ps.get(b, "recv:"+bc.peer)
-			p.call(b, fmt.Sprintf("dial ws://%s/room %d", rm.addr, n))
-			defer p.call(b, "close")
-			if err := h.waitOpen(n, peerTimeout); err != nil {
-				b.Fatal(err)
-			}
-			round := func(k int) {
-				p.call(b, "expect "+strconv.Itoa(k*n))
-				for range k {
-					if err := rm.broadcast(msg); err != nil {
-						b.Fatal(err)
+	for _, mode := range []string{"one", "stream"} {
+		for _, bc := range broadcasters {
+			b.Run(fmt.Sprintf("mode=%s/conns=%d/size=%d/impl=%s", mode, n, broadcastSize, bc.name), func(b *testing.B) {
+				h := newHandler()
+				rm, err := bc.room(h)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer rm.stop()
+				p := ps.get(b, "recv:"+bc.peer)
+				p.call(b, fmt.Sprintf("dial ws://%s/room %d", rm.addr, n))
+				defer p.call(b, "close")
+				if err := h.waitOpen(n, peerTimeout); err != nil {
+					b.Fatal(err)
+				}
+				send := func(k int) {
+					p.call(b, "expect "+strconv.Itoa(k*n))
+					for range k {
+						if err := rm.broadcast(msg); err != nil {
+							b.Fatal(err)
+						}
+					}
+					p.call(b, "wait")
+				}
+				round := func(k int) {
+					if mode == "stream" {
+						send(k)
+						return
+					}
+					for range k {
+						send(1)
 					}
 				}
-				p.call(b, "wait")
-			}
-			round(1)     // warm up
-			runtime.GC() // so that collecting the setup's garbage is not timed
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			cpu0 := processCPU()
-			b.ResetTimer()
-			round(b.N)
-			b.StopTimer()
-			cpu := processCPU() - cpu0
-			runtime.ReadMemStats(&after)
-			recipients := float64(b.N) * float64(n)
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/recipients, "ns/recipient")
-			b.ReportMetric(float64(cpu.Nanoseconds())/recipients, "cpu-ns/recipient")
-			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/recipients, "B/recipient")
-			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/recipients, "allocs/recipient")
-		})
+				round(1)     // warm up
+				runtime.GC() // so that collecting the setup's garbage is not timed
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				cpu0, peer0 := processCPU(), p.cpu()
+				b.ResetTimer()
+				round(b.N)
+				b.StopTimer()
+				cpu, peerCPU := processCPU()-cpu0, p.cpu()-peer0
+				runtime.ReadMemStats(&after)
+				recipients := float64(b.N) * float64(n)
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/recipients, "ns/recipient")
+				b.ReportMetric(float64(cpu.Nanoseconds())/recipients, "cpu-ns/recipient")
+				b.ReportMetric(float64(peerCPU.Nanoseconds())/recipients, "peer-cpu-ns/recipient")
+				b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/recipients, "B/recipient")
+				b.ReportMetric(float64(after.Mallocs-before.Mallocs)/recipients, "allocs/recipient")
+			})
+		}
 	}
 }
 
