@@ -154,6 +154,9 @@ func TestSendBatchOnAClosedConnectionReturnsClosedError(t *testing.T) {
 }
 
 func TestSendBatchAllocatesNothingOnceLaidOut(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	b, _ := chatBatch()
 	for _, role := range []proto.Role{proto.Server, proto.Client} {
 		withBenchConn(t, false, role, func(ctx context.Context, c *Conn, peer net.Conn) {
