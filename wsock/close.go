@@ -129,7 +129,7 @@ var errClosedNow = errors.New("wsock: closed with CloseNow")
 // short (Close then returns nil).
 func (c *Conn) CloseNow() error {
 	if c.markLocalClose() {
-		c.dropped.fire()
+		c.fireDropped()
 		drain(c.queued())
 	}
 	c.abort(errClosedNow, true)
@@ -162,7 +162,7 @@ func (c *Conn) beginClose(code StatusCode, reason string) bool {
 	began := first && c.beginClosingLocked(newCloseReason(local, reason))
 	c.mu.Unlock()
 	if first {
-		c.dropped.fire()
+		c.fireDropped()
 		drain(c.queued())
 	}
 	if began {
@@ -207,6 +207,7 @@ func (c *Conn) beginClosingLocked(r *CloseReason) bool {
 	}
 	c.reason = r
 	c.closing = true
+	c.fired.Or(firedClosing) // before the signal: whoever sees it fired sees the bit
 	c.closingCh.fire()
 	return true
 }
@@ -232,7 +233,20 @@ func (c *Conn) endRecvLocked() {
 }
 
 // isClosing reports whether the connection is closing or closed.
-func (c *Conn) isClosing() bool { return c.closingCh.fired() }
+func (c *Conn) isClosing() bool { return c.fired.Load()&firedClosing != 0 }
+
+// Bits of Conn.fired: isClosing and isDropped, which every message asks, read them from
+// the Conn rather than from their signals' channels (another cache line each, once made).
+const (
+	firedClosing = 1 << iota // closingCh is fired, or about to be
+	firedDropped             // dropped is fired, or about to be
+)
+
+// fireDropped fires dropped; it must be called once only.
+func (c *Conn) fireDropped() {
+	c.fired.Or(firedDropped)
+	c.dropped.fire()
+}
 
 // closedErr returns the *ClosedError for an operation on a closing or closed connection.
 func (c *Conn) closedErr() error {

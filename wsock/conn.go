@@ -122,16 +122,17 @@ type Conn struct {
 	mu          sync.Mutex
 	reason      *CloseReason // nil while open
 	closingCh   signal
-	final       bool  // reason is final: the peer's Close, a failure or an abort
-	closing     bool  // closingCh is fired
-	recvEnded   bool  // recvDone is fired
-	closeCalled bool  // Close was called
-	peerClosed  bool  // the peer's Close frame arrived
-	abortLocal  bool  // the abort was our own doing
-	violated    bool  // failure is the peer's protocol violation, not an abort's cause
-	failure     error // the peer's protocol violation, or why the connection was aborted
-	cause       error // for ClosedError: what ended the connection abnormally
-	closeResult error // what Close returns
+	final       bool          // reason is final: the peer's Close, a failure or an abort
+	closing     bool          // closingCh is fired
+	recvEnded   bool          // recvDone is fired
+	closeCalled bool          // Close was called
+	peerClosed  bool          // the peer's Close frame arrived
+	abortLocal  bool          // the abort was our own doing
+	fired       atomic.Uint32 // firedClosing, firedDropped: set before their signals fire
+	violated    bool          // failure is the peer's protocol violation, not an abort's cause
+	failure     error         // the peer's protocol violation, or why the connection was aborted
+	cause       error         // for ClosedError: what ended the connection abnormally
+	closeResult error         // what Close returns
 	doneCh      signal
 
 	away sync.WaitGroup // goAway's callback (see run), which run joins
@@ -196,20 +197,6 @@ func (s *signal) wait() <-chan struct{} { return s.ch.get() }
 func (s *signal) fire() {
 	if !s.ch.p.CompareAndSwap(nil, closedSignal) {
 		close(*s.ch.p.Load())
-	}
-}
-
-// fired reports whether s has fired.
-func (s *signal) fired() bool {
-	p := s.ch.p.Load()
-	if p == nil {
-		return false
-	}
-	select {
-	case <-*p:
-		return true
-	default:
-		return false
 	}
 }
 

@@ -151,7 +151,7 @@ func (c *Conn) lastMessage() (Message, error) {
 }
 
 // isDropped reports whether Close was called: messages are dropped from then on.
-func (c *Conn) isDropped() bool { return c.dropped.fired() }
+func (c *Conn) isDropped() bool { return c.fired.Load()&firedDropped != 0 }
 
 // onData handles a chunk of a data message. buf is the read buffer the chunk may alias.
 func (c *Conn) onData(buf []byte, ev proto.Event) {
