@@ -207,7 +207,7 @@ func (c *Conn) beginClosingLocked(r *CloseReason) bool {
 	}
 	c.reason = r
 	c.closing = true
-	c.fired.Or(firedClosing) // before the signal: whoever sees it fired sees the bit
+	c.flags.Or(flagClosing) // before the signal: whoever sees it fired sees the bit
 	c.closingCh.fire()
 	return true
 }
@@ -233,18 +233,24 @@ func (c *Conn) endRecvLocked() {
 }
 
 // isClosing reports whether the connection is closing or closed.
-func (c *Conn) isClosing() bool { return c.fired.Load()&firedClosing != 0 }
+func (c *Conn) isClosing() bool { return c.flags.Load()&flagClosing != 0 }
 
-// Bits of Conn.fired: isClosing and isDropped, which every message asks, read them from
-// the Conn rather than from their signals' channels (another cache line each, once made).
+// Bits of Conn.flags, which every message looks at: isClosing and isDropped read them
+// from the Conn rather than from their signals' channels, and Receive looks in the message
+// queue only when flagQueued says it may hold something (the channels are other cache
+// lines, each, once made).
 const (
-	firedClosing = 1 << iota // closingCh is fired, or about to be
-	firedDropped             // dropped is fired, or about to be
+	flagClosing = 1 << iota // closingCh is fired, or about to be
+	flagDropped             // dropped is fired, or about to be
+	// flagQueued: the reader task may have queued a message since a Receive holding the
+	// read turn (when nothing can be queued) last found the queue empty. Set before the
+	// task queues; cleared only by such a Receive (receiveHolding).
+	flagQueued
 )
 
 // fireDropped fires dropped; it must be called once only.
 func (c *Conn) fireDropped() {
-	c.fired.Or(firedDropped)
+	c.flags.Or(flagDropped)
 	c.dropped.fire()
 }
 

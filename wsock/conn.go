@@ -128,7 +128,7 @@ type Conn struct {
 	closeCalled bool          // Close was called
 	peerClosed  bool          // the peer's Close frame arrived
 	abortLocal  bool          // the abort was our own doing
-	fired       atomic.Uint32 // firedClosing, firedDropped: set before their signals fire
+	flags       atomic.Uint32 // flagClosing, flagDropped, flagQueued (close.go)
 	violated    bool          // failure is the peer's protocol violation, not an abort's cause
 	failure     error         // the peer's protocol violation, or why the connection was aborted
 	cause       error         // for ClosedError: what ended the connection abnormally

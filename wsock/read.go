@@ -59,10 +59,12 @@ func (c *Conn) Receive(ctx context.Context) (Message, error) {
 		// The owner's cancellation may have closed c since the check above.
 		return Message{}, c.closedOrCancelled(ctx, c.closedErr())
 	}
-	select {
-	case m := <-c.queued(): // the fast path locks one channel, not four
-		return m, nil
-	default:
+	if c.flags.Load()&flagQueued != 0 {
+		select {
+		case m := <-c.queued(): // the fast path locks one channel, not four
+			return m, nil
+		default:
+		}
 	}
 	if c.turn.callerReads {
 		return c.receiveTurn(ctx) // this goroutine may read (turn.go)
@@ -151,7 +153,7 @@ func (c *Conn) lastMessage() (Message, error) {
 }
 
 // isDropped reports whether Close was called: messages are dropped from then on.
-func (c *Conn) isDropped() bool { return c.fired.Load()&firedDropped != 0 }
+func (c *Conn) isDropped() bool { return c.flags.Load()&flagDropped != 0 }
 
 // onData handles a chunk of a data message. buf is the read buffer the chunk may alias.
 func (c *Conn) onData(buf []byte, ev proto.Event) {
@@ -272,6 +274,9 @@ func (c *Conn) deliver(msg Message) {
 	if c.rs.caller {
 		c.got, c.gotOK = msg, true // for the Receive that reads
 		return
+	}
+	if c.flags.Load()&flagQueued == 0 {
+		c.flags.Or(flagQueued) // before the message can be seen queued
 	}
 	select {
 	case c.queue() <- msg:

@@ -386,12 +386,17 @@ func (c *Conn) leaveWait(wanted bool) {
 // done false means the Receive is to wait as any other: the connection is closing or
 // ended, and the task has the turn.
 func (c *Conn) receiveHolding(ctx context.Context) (m Message, err error, done bool) {
-	// What the task queued before it gave the turn up comes first.
-	select {
-	case m := <-c.queued():
-		c.releaseTurn(false)
-		return m, nil, true
-	default:
+	// What the task queued before it gave the turn up comes first. Holding the turn, this
+	// Receive knows that nothing is queued meanwhile: if the queue is empty, it stays so
+	// until the task runs again, and Receive need not look (flagQueued).
+	if c.flags.Load()&flagQueued != 0 {
+		select {
+		case m := <-c.queued():
+			c.releaseTurn(false)
+			return m, nil, true
+		default:
+			c.flags.And(^uint32(flagQueued))
+		}
 	}
 	d := ctx.Done()
 	if d != nil {
