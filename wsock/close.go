@@ -236,9 +236,9 @@ func (c *Conn) endRecvLocked() {
 func (c *Conn) isClosing() bool { return c.flags.Load()&flagClosing != 0 }
 
 // Bits of Conn.flags, which every message looks at: isClosing and isDropped read them
-// from the Conn rather than from their signals' channels, and Receive looks in the message
+// from the Conn rather than from their signals' channels, Receive looks in the message
 // queue only when flagQueued says it may hold something (the channels are other cache
-// lines, each, once made).
+// lines, each, once made), and pingsWaiting takes no lock.
 const (
 	flagClosing = 1 << iota // closingCh is fired, or about to be
 	flagDropped             // dropped is fired, or about to be
@@ -246,6 +246,9 @@ const (
 	// read turn (when nothing can be queued) last found the queue empty. Set before the
 	// task queues; cleared only by such a Receive (receiveHolding).
 	flagQueued
+	// flagPings: a Ping waits for its pong (c.pings is not empty); kept by whoever
+	// changes c.pings, under pingMu.
+	flagPings
 )
 
 // fireDropped fires dropped; it must be called once only.

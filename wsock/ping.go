@@ -43,6 +43,7 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) error {
 		}
 	}
 	c.pings = append(c.pings, p)
+	c.flags.Or(flagPings)
 	c.pingMu.Unlock()
 
 	if err := c.writeControl(ctx, proto.OpPing, payload); err != nil {
@@ -79,6 +80,14 @@ func (c *Conn) forgetPing(p *pendingPing) {
 	defer c.pingMu.Unlock()
 	if i := slices.Index(c.pings, p); i >= 0 {
 		c.pings = slices.Delete(c.pings, i, i+1)
+		c.notePingsLocked()
+	}
+}
+
+// notePingsLocked keeps flagPings in step with c.pings; the caller holds pingMu.
+func (c *Conn) notePingsLocked() {
+	if len(c.pings) == 0 {
+		c.flags.And(^uint32(flagPings))
 	}
 }
 
@@ -93,6 +102,7 @@ func (c *Conn) onPong(payload []byte) {
 				close(q.done)
 			}
 			c.pings = slices.Delete(c.pings, 0, i+1)
+			c.notePingsLocked()
 			return
 		}
 	}

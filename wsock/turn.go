@@ -272,11 +272,7 @@ func (c *Conn) finishTurn() {
 }
 
 // pingsWaiting reports whether a Ping waits for its pong.
-func (c *Conn) pingsWaiting() bool {
-	c.pingMu.Lock()
-	defer c.pingMu.Unlock()
-	return len(c.pings) > 0
-}
+func (c *Conn) pingsWaiting() bool { return c.flags.Load()&flagPings != 0 }
 
 // receiveTurn is Receive on a connection whose callers read, once nothing was queued.
 //
