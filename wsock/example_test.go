@@ -325,6 +325,63 @@ func ExampleBroadcast() {
 	// member 2 got "ada: hello, room"
 }
 
+// A chat server: every member's handler posts what it receives to the room,
+// and the room's task, beside the server in its nursery, sends it to everyone.
+func ExampleRoom() {
+	room := wsock.NewRoom(nil)
+	joined := make(chan struct{})
+	member := func(ctx context.Context, r *wsock.Request) error {
+		c, err := r.Accept(ctx, nil)
+		if err != nil {
+			return err
+		}
+		room.Join(c)
+		defer room.Leave(c)
+		joined <- struct{}{}
+		for {
+			m, err := c.Receive(ctx)
+			if err != nil {
+				return nil // the member left
+			}
+			if err := room.Post(ctx, wsock.NewPreparedMessage(m.Type, m.Data)); err != nil {
+				return err
+			}
+		}
+	}
+	_ = nursery.Run(context.Background(), func(ctx context.Context, n *nursery.Nursery) error {
+		n.GoNamed("room", room.Run)
+		srv, err := nursery.Start(ctx, n, wsock.ServeTask("127.0.0.1:0", member, nil))
+		if err != nil {
+			return err
+		}
+		defer n.Scope().Cancel("done")
+		url := "ws://" + srv.Addr().String() + "/room"
+		var members []*wsock.Conn
+		for range 2 {
+			c, err := wsock.Connect(ctx, n, url, nil)
+			if err != nil {
+				return err
+			}
+			members = append(members, c)
+			<-joined
+		}
+		if err := members[0].SendText(ctx, "ada: hello, room"); err != nil {
+			return err
+		}
+		for i, c := range members {
+			m, err := c.Receive(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("member %d got %q\n", i+1, m.Data)
+		}
+		return nil
+	})
+	// Output:
+	// member 1 got "ada: hello, room"
+	// member 2 got "ada: hello, room"
+}
+
 // A busy chat room: what was said while the room was broadcasting goes out
 // as one batch, one write per member for all of it.
 func ExampleBroadcastBatch() {
