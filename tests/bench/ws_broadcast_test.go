@@ -25,11 +25,11 @@ package bench
 // queued per connection, written one after the other and read by the peer
 // together; a synchronous broadcast (gotrio's Broadcast, gorilla's loop)
 // sends the next message only once the last went to everyone. The row
-// impl=gotrio-batch is the gotrio way to run a busy room: broadcast queues
-// the message in the room's inbox and returns; the room's task broadcasts
-// what came meanwhile as one PreparedBatch (wsock.BroadcastBatch), one write
-// per connection for the lot. In mode=one it broadcasts one message at a
-// time, as impl=gotrio does.
+// impl=gotrio-room is the gotrio way to run a busy room, a wsock.Room:
+// broadcast posts the message (Room.Post) and returns; the room's task
+// (Room.Run) sends what came meanwhile as one PreparedBatch
+// (wsock.BroadcastBatch), one write per connection for the lot. In mode=one
+// it sends one message at a time, as impl=gotrio does.
 
 import (
 	"bufio"
@@ -92,7 +92,7 @@ var broadcasters = []struct {
 }{
 	{"gotrio", "gotrio", func(h *handler) (*room, error) { return gotrioRoom(h, gotrioBroadcast) }},
 	{"gotrio-loop", "gotrio", func(h *handler) (*room, error) { return gotrioRoom(h, gotrioLoop) }},
-	{"gotrio-batch", "gotrio", gotrioBatchRoom},
+	{"gotrio-room", "gotrio", gotrioRoomRoom},
 	{"gorilla", "gorilla", gorillaRoom},
 	{"coder", "coder", coderRoom},
 	{"gws", "gws", gwsRoom},
@@ -158,61 +158,18 @@ func gotrioRoom(h *handler, send func(context.Context, *wsock.PreparedMessage, [
 	})
 }
 
-// inbox is the messages a batching room has yet to broadcast.
-type inbox struct {
-	mu    sync.Mutex
-	msgs  []*wsock.PreparedMessage
-	err   error         // the last broadcast's failure, returned by the next post
-	ready chan struct{} // 1-slot: msgs is not empty
-}
-
-// post queues msg for the room's task.
-func (ib *inbox) post(msg []byte) error {
-	pm := wsock.NewPreparedMessage(wsock.BinaryMessage, msg)
-	ib.mu.Lock()
-	ib.msgs = append(ib.msgs, pm)
-	err := ib.err
-	ib.mu.Unlock()
-	select {
-	case ib.ready <- struct{}{}:
-	default:
-	}
-	return err
-}
-
-// run broadcasts what is posted, everything that came since the last
-// broadcast as one batch, until ctx is done.
-func (ib *inbox) run(ctx context.Context, ms *members[*wsock.Conn]) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ib.ready:
-		}
-		ib.mu.Lock()
-		pms := ib.msgs
-		ib.msgs = nil
-		ib.mu.Unlock()
-		err := wsock.BroadcastBatch(ctx, wsock.NewPreparedBatch(pms...), ms.snapshot(), nil)
-		if err != nil && ctx.Err() == nil {
-			ib.mu.Lock()
-			ib.err = err
-			ib.mu.Unlock()
-		}
-	}
-}
-
-func gotrioBatchRoom(h *handler) (*room, error) {
+func gotrioRoomRoom(h *handler) (*room, error) {
 	var ms members[*wsock.Conn]
-	ib := &inbox{ready: make(chan struct{}, 1)}
-	return gotrioServeRoom(h, &ms, func(ctx context.Context) error { return ib.run(ctx, &ms) },
-		func(context.Context) func([]byte) error { return ib.post })
+	rm := wsock.NewRoom(nil)
+	return gotrioServeRoom(h, &ms, rm, func(ctx context.Context) func([]byte) error {
+		return func(msg []byte) error { return rm.Post(ctx, wsock.NewPreparedMessage(wsock.BinaryMessage, msg)) }
+	})
 }
 
-// gotrioServeRoom serves a room of gotrio connections, registered in ms, with
-// task (if not nil) running beside the server; broadcast makes the room's
-// broadcast function from the server's ctx.
-func gotrioServeRoom(h *handler, ms *members[*wsock.Conn], task func(context.Context) error,
+// gotrioServeRoom serves a room of gotrio connections, registered in ms and,
+// if rm is not nil, joined to rm, whose task runs beside the server;
+// broadcast makes the room's broadcast function from the server's ctx.
+func gotrioServeRoom(h *handler, ms *members[*wsock.Conn], rm *wsock.Room,
 	broadcast func(context.Context) func([]byte) error) (*room, error) {
 	srv, err := wsock.Listen("127.0.0.1:0", gotrioServerOptions)
 	if err != nil {
@@ -224,8 +181,8 @@ func gotrioServeRoom(h *handler, ms *members[*wsock.Conn], task func(context.Con
 	go func() {
 		defer close(done)
 		_ = nursery.Run(ctx, func(ctx context.Context, n *nursery.Nursery) error {
-			if task != nil {
-				n.GoNamed("room", task)
+			if rm != nil {
+				n.GoNamed("room", rm.Run)
 			}
 			return srv.Serve(ctx, func(ctx context.Context, r *wsock.Request) error {
 				c, err := r.Accept(ctx, nil)
@@ -234,6 +191,10 @@ func gotrioServeRoom(h *handler, ms *members[*wsock.Conn], task func(context.Con
 				}
 				ms.add(c)
 				defer ms.remove(c)
+				if rm != nil {
+					rm.Join(c)
+					defer rm.Leave(c)
+				}
 				h.opened()
 				defer h.closed()
 				for {
