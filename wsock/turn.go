@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotrio/gotrio/internal/nurseryhook"
@@ -51,6 +52,13 @@ import (
 // message: when it runs and a Receive has given the turn back since it was set, it waits
 // once more, so the task starts between readerGrace and twice that after the last Receive.
 const readerGrace = 20 * time.Millisecond
+
+// graceExtra lengthens readerGrace, in nanoseconds: 0, except in tests that end graces
+// themselves (setReaderGrace).
+var graceExtra atomic.Int64
+
+// grace returns how long the turn may stay free: readerGrace, unless a test changed it.
+func grace() time.Duration { return readerGrace + time.Duration(graceExtra.Load()) }
 
 // slowProbe is how many messages, once they came slower than readerGrace, the grace
 // timer is stopped for when a Receive takes the turn, before it is left to run again to
@@ -119,7 +127,7 @@ func (c *Conn) startReader(n *nursery.Nursery, fn func(ctx context.Context) erro
 	t.mu.Lock()
 	t.holder = turnFree
 	c.watchOwner(owner)
-	t.timer, t.first, t.armed = time.AfterFunc(readerGrace, c.graceOver), true, true
+	t.timer, t.first, t.armed = time.AfterFunc(grace(), c.graceOver), true, true
 	t.mu.Unlock()
 }
 
@@ -210,9 +218,9 @@ func (c *Conn) releaseTurn(now bool) {
 	t.first = false
 	switch {
 	case t.timer == nil:
-		t.timer, t.armed, t.mark = time.AfterFunc(readerGrace, c.graceOver), true, t.releases
+		t.timer, t.armed, t.mark = time.AfterFunc(grace(), c.graceOver), true, t.releases
 	case !t.armed:
-		t.timer.Reset(readerGrace)
+		t.timer.Reset(grace())
 		t.armed, t.mark = true, t.releases
 	}
 	// A pending timer is not reset per message: when it runs, it sees t.releases.
@@ -238,7 +246,7 @@ func (c *Conn) graceOver() {
 	if t.holder == turnFree && t.releases != t.mark && !t.finished {
 		// A Receive gave the turn back less than readerGrace ago: wait for the rest
 		// of its grace, at most readerGrace more.
-		t.timer.Reset(readerGrace)
+		t.timer.Reset(grace())
 		t.armed, t.mark = true, t.releases
 		t.mu.Unlock()
 		return
