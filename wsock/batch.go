@@ -2,8 +2,6 @@ package wsock
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 
 	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
@@ -17,10 +15,8 @@ import (
 // and send it with Conn.SendBatch, or to a whole room with BroadcastBatch; it is safe for
 // concurrent use by any number of connections.
 type PreparedBatch struct {
-	msgs []*PreparedMessage
-
-	mu    sync.Mutex                  // serialises the making of wires
-	wires atomic.Pointer[[]batchWire] // copy on write, as PreparedMessage.frames
+	msgs  []*PreparedMessage
+	wires settingCache[batchWire]
 }
 
 // batchWire is a batch's frames end to end for one setting of a server's connection.
@@ -66,47 +62,25 @@ func (c *Conn) levelFor(size int) int {
 // first use for c's setting.
 func (b *PreparedBatch) wireFor(c *Conn) (*batchWire, error) {
 	level, threshold := c.setting()
-	find := func(ws []batchWire) *batchWire {
-		for i := range ws {
-			if ws[i].level == level && ws[i].threshold == threshold {
-				return &ws[i]
+	return b.wires.get(func(w *batchWire) bool { return w.level == level && w.threshold == threshold }, func() (batchWire, error) {
+		w := batchWire{level: level, threshold: threshold}
+		frames := make([]*preparedFrame, len(b.msgs))
+		size := 0
+		for i, pm := range b.msgs {
+			l := c.levelFor(len(pm.data))
+			f, err := pm.frame(l)
+			if err != nil {
+				return batchWire{}, err
 			}
+			frames[i], size = f, size+len(f.frame)
+			w.compressed = w.compressed || l != uncompressedLevel
 		}
-		return nil
-	}
-	if ws := b.wires.Load(); ws != nil {
-		if w := find(*ws); w != nil {
-			return w, nil
+		w.wire = make([]byte, 0, size)
+		for _, f := range frames {
+			w.wire = append(w.wire, f.frame...)
 		}
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var old []batchWire
-	if ws := b.wires.Load(); ws != nil {
-		old = *ws
-		if w := find(old); w != nil {
-			return w, nil
-		}
-	}
-	w := batchWire{level: level, threshold: threshold}
-	frames := make([]*preparedFrame, len(b.msgs))
-	size := 0
-	for i, pm := range b.msgs {
-		l := c.levelFor(len(pm.data))
-		f, err := pm.frame(l)
-		if err != nil {
-			return nil, err
-		}
-		frames[i], size = f, size+len(f.frame)
-		w.compressed = w.compressed || l != uncompressedLevel
-	}
-	w.wire = make([]byte, 0, size)
-	for _, f := range frames {
-		w.wire = append(w.wire, f.frame...)
-	}
-	ws := append(append(make([]batchWire, 0, len(old)+1), old...), w)
-	b.wires.Store(&ws)
-	return &ws[len(ws)-1], nil
+		return w, nil
+	})
 }
 
 // SendBatch sends b's messages in order, as SendPrepared would each, with no other data
@@ -136,17 +110,10 @@ func (c *Conn) SendBatch(ctx context.Context, b *PreparedBatch) error {
 			}
 		}
 	}
-	if err := c.lockMsg(ctx); err != nil {
+	if err := c.lockData(ctx); err != nil {
 		return err
 	}
-	defer c.unlockMsg()
-	if err := c.lockFrame(ctx, true); err != nil {
-		return err
-	}
-	defer c.unlockFrame()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+	defer c.unlockData()
 	op := proto.Opcode(b.msgs[0].typ)
 	var (
 		wrote, compressed bool

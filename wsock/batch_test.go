@@ -3,7 +3,6 @@ package wsock
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -11,17 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/gotrio/gotrio/wsock/internal/proto"
 )
-
-// numWires is how many settings b has been laid out for.
-func (b *PreparedBatch) numWires() int {
-	if ws := b.wires.Load(); ws != nil {
-		return len(*ws)
-	}
-	return 0
-}
 
 // chatBatch is a batch of chat lines, short and long, text and binary.
 func chatBatch() (*PreparedBatch, []string) {
@@ -69,7 +58,7 @@ func TestSendBatchDeliversItsMessagesInOrderFromServerAndClient(t *testing.T) {
 			require.NoError(t, <-sent)
 		})
 	}
-	assert.Equal(t, 1, b.numWires(), "laid out once for the servers' one setting")
+	assert.Equal(t, 1, b.wires.len(), "laid out once for the servers' one setting")
 }
 
 // writeCounter counts the writes made to its net.Conn.
@@ -130,7 +119,7 @@ func TestSendBatchUnderCompressionKeepsEveryStreamDecodable(t *testing.T) {
 					require.NoError(t, <-sent)
 				}
 			})
-			assert.Equal(t, 1, b.numWires(), "one server setting")
+			assert.Equal(t, 1, b.wires.len(), "one server setting")
 		})
 	}
 }
@@ -158,25 +147,7 @@ func TestSendBatchAllocatesNothingOnceLaidOut(t *testing.T) {
 		t.Skip("the race detector allocates")
 	}
 	b, _ := chatBatch()
-	for _, role := range []proto.Role{proto.Server, proto.Client} {
-		withBenchConn(t, false, role, func(ctx context.Context, c *Conn, peer net.Conn) {
-			drained := make(chan struct{})
-			//gotrio:go a raw peer that discards what it reads; joined by <-drained
-			go func() {
-				_, _ = io.Copy(io.Discard, peer)
-				close(drained)
-			}()
-			require.NoError(t, c.SendBatch(ctx, b))
-			allocs := testing.AllocsPerRun(100, func() {
-				if err := c.SendBatch(ctx, b); err != nil {
-					t.Fatal(err)
-				}
-			})
-			assert.Zero(t, allocs, "role %v", role)
-			c.nc.Close()
-			<-drained
-		})
-	}
+	assertSendAllocatesNothing(t, func(ctx context.Context, c *Conn) error { return c.SendBatch(ctx, b) })
 }
 
 func TestBroadcastBatchDeliversTheBatchToEveryConnectionInOrder(t *testing.T) {

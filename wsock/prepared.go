@@ -20,8 +20,56 @@ type PreparedMessage struct {
 	typ  MessageType
 	data []byte
 
-	mu     sync.Mutex                      // serialises the making of frames
-	frames atomic.Pointer[[]preparedFrame] // copy on write: SendPrepared reads it without locking
+	frames settingCache[preparedFrame]
+}
+
+// settingCache holds what is made once per connection setting (a PreparedMessage's
+// frames, a PreparedBatch's wires): senders look it up without locking, and makers,
+// serialised, copy the slice on write.
+type settingCache[T any] struct {
+	mu sync.Mutex
+	p  atomic.Pointer[[]T]
+}
+
+// get returns the element for which is reports true, made by mk on first use.
+func (sc *settingCache[T]) get(is func(*T) bool, mk func() (T, error)) (*T, error) {
+	find := func() *T {
+		if s := sc.p.Load(); s != nil {
+			for i := range *s {
+				if is(&(*s)[i]) {
+					return &(*s)[i]
+				}
+			}
+		}
+		return nil
+	}
+	if v := find(); v != nil {
+		return v, nil
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if v := find(); v != nil {
+		return v, nil
+	}
+	v, err := mk()
+	if err != nil {
+		return nil, err
+	}
+	var old []T
+	if s := sc.p.Load(); s != nil {
+		old = *s
+	}
+	s := append(append(make([]T, 0, len(old)+1), old...), v)
+	sc.p.Store(&s)
+	return &s[len(s)-1], nil
+}
+
+// len returns how many elements have been made.
+func (sc *settingCache[T]) len() int {
+	if s := sc.p.Load(); s != nil {
+		return len(*s)
+	}
+	return 0
 }
 
 // preparedFrame is a PreparedMessage framed for one setting.
@@ -53,41 +101,21 @@ func (pm *PreparedMessage) Data() []byte { return pm.data }
 
 // frame returns pm framed for level, making the frame on first use.
 func (pm *PreparedMessage) frame(level int) (*preparedFrame, error) {
-	if fs := pm.frames.Load(); fs != nil {
-		for i := range *fs {
-			if (*fs)[i].level == level {
-				return &(*fs)[i], nil
+	return pm.frames.get(func(f *preparedFrame) bool { return f.level == level }, func() (preparedFrame, error) {
+		payload, rsv1 := pm.data, false
+		if level != uncompressedLevel {
+			comp := deflate.NewCompressor(level, true)
+			z, err := comp.Compress(nil, pm.data)
+			comp.Close()
+			if err != nil {
+				return preparedFrame{}, fmt.Errorf("wsock: prepare message: %w", err)
 			}
+			payload, rsv1 = z, true
 		}
-	}
-	pm.mu.Lock()
-	defer pm.mu.Unlock()
-	var old []preparedFrame
-	if fs := pm.frames.Load(); fs != nil {
-		old = *fs
-		for i := range old {
-			if old[i].level == level {
-				return &old[i], nil
-			}
-		}
-	}
-	payload, rsv1 := pm.data, false
-	if level != uncompressedLevel {
-		comp := deflate.NewCompressor(level, true)
-		z, err := comp.Compress(nil, pm.data)
-		comp.Close()
-		if err != nil {
-			return nil, fmt.Errorf("wsock: prepare message: %w", err)
-		}
-		payload, rsv1 = z, true
-	}
-	h := proto.Header{Fin: true, Rsv1: rsv1, Op: proto.Opcode(pm.typ), Length: int64(len(payload))}
-	b := proto.AppendHeader(make([]byte, 0, proto.MaxHeaderLen+len(payload)), h)
-	hdr := len(b)
-	f := preparedFrame{level: level, frame: append(b, payload...), hdr: hdr}
-	fs := append(append(make([]preparedFrame, 0, len(old)+1), old...), f)
-	pm.frames.Store(&fs)
-	return &fs[len(fs)-1], nil
+		h := proto.Header{Fin: true, Rsv1: rsv1, Op: proto.Opcode(pm.typ), Length: int64(len(payload))}
+		b := proto.AppendHeader(make([]byte, 0, proto.MaxHeaderLen+len(payload)), h)
+		return preparedFrame{level: level, frame: append(b, payload...), hdr: len(b)}, nil
+	})
 }
 
 // SendPrepared sends pm as Send(ctx, pm.Type(), pm.Data()) would, with the same ordering,
@@ -103,25 +131,15 @@ func (c *Conn) SendPrepared(ctx context.Context, pm *PreparedMessage) error {
 	if pm == nil {
 		panic("wsock: SendPrepared with a nil *PreparedMessage")
 	}
-	level := uncompressedLevel
-	if c.fl != nil && c.fl.cfg.ShouldCompress(len(pm.data)) {
-		level = c.fl.comp.Level()
-	}
+	level := c.levelFor(len(pm.data))
 	f, err := pm.frame(level)
 	if err != nil {
 		return err
 	}
-	if err := c.lockMsg(ctx); err != nil {
+	if err := c.lockData(ctx); err != nil {
 		return err
 	}
-	defer c.unlockMsg()
-	if err := c.lockFrame(ctx, true); err != nil {
-		return err
-	}
-	defer c.unlockFrame()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+	defer c.unlockData()
 	compressed := level != uncompressedLevel
 	var wrote bool
 	if c.keys == nil {

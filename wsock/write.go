@@ -75,17 +75,10 @@ func (c *Conn) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if !typ.valid() {
 		panic("wsock: Send with invalid message type " + typ.String())
 	}
-	if err := c.lockMsg(ctx); err != nil {
+	if err := c.lockData(ctx); err != nil {
 		return err
 	}
-	defer c.unlockMsg()
-	if err := c.lockFrame(ctx, true); err != nil {
-		return err
-	}
-	defer c.unlockFrame()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+	defer c.unlockData()
 	payload, compressed := data, false
 	if c.fl != nil && c.fl.cfg.ShouldCompress(len(data)) {
 		z, err := c.fl.comp.Compress(c.fl.zbuf[:0], data)
@@ -249,6 +242,31 @@ func (c *Conn) lockMsg(ctx context.Context) error {
 }
 
 func (c *Conn) unlockMsg() { <-c.msgLock.get() }
+
+// lockData takes the turns of a data message written in one go (Send, SendPrepared,
+// SendBatch): the message's, then the frame's. It fails as lockMsg and lockFrame do, or
+// when ctx is done once both are taken, and then holds neither; unlockData gives both
+// back.
+func (c *Conn) lockData(ctx context.Context) error {
+	if err := c.lockMsg(ctx); err != nil {
+		return err
+	}
+	if err := c.lockFrame(ctx, true); err != nil {
+		c.unlockMsg()
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		c.unlockData()
+		return err
+	}
+	return nil
+}
+
+// unlockData gives back the turns lockData took.
+func (c *Conn) unlockData() {
+	c.unlockFrame()
+	c.unlockMsg()
+}
 
 // lockFrame waits for the turn to write a frame. It fails when ctx is done or, for data
 // and other frames that a closing connection must not send (data), when the connection is
