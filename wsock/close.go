@@ -202,11 +202,10 @@ func (c *Conn) awayReason() string {
 // beginClosingLocked marks the connection closing with reason r, unless it is already
 // closing. It reports whether it did.
 func (c *Conn) beginClosingLocked(r *CloseReason) bool {
-	if c.closing {
+	if c.isClosing() { // set under c.mu, here only
 		return false
 	}
 	c.reason = r
-	c.closing = true
 	c.flags.Or(flagClosing) // before the signal: whoever sees it fired sees the bit
 	c.closingCh.fire()
 	return true

@@ -123,12 +123,11 @@ type Conn struct {
 	reason      *CloseReason // nil while open
 	closingCh   signal
 	final       bool          // reason is final: the peer's Close, a failure or an abort
-	closing     bool          // closingCh is fired
 	recvEnded   bool          // recvDone is fired
 	closeCalled bool          // Close was called
 	peerClosed  bool          // the peer's Close frame arrived
 	abortLocal  bool          // the abort was our own doing
-	flags       atomic.Uint32 // flagClosing, flagDropped, flagQueued (close.go)
+	flags       atomic.Uint32 // flagClosing, flagDropped, flagQueued, flagPings (close.go)
 	violated    bool          // failure is the peer's protocol violation, not an abort's cause
 	failure     error         // the peer's protocol violation, or why the connection was aborted
 	cause       error         // for ClosedError: what ended the connection abnormally
